@@ -1,0 +1,57 @@
+//! Tool errors: what stops smtpdiag from doing what was asked. A negative SMTP reply is not
+//! one of them: that is the probe working, and it goes into the report.
+
+use std::io;
+
+use crate::exit::ExitStatus;
+
+/// Shows at most this many characters of a user's input in an error message.
+const QUOTE_LIMIT: usize = 80;
+
+/// Something smtpdiag cannot do, with the context a user needs to put it right.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An argument that should be a reply code is not one.
+    #[error("{} is not a reply code: give a basic code such as 421 or an enhanced status code such as 5.7.26", quote(.0))]
+    NotACode(String),
+    /// An argument to `explain` is neither a code nor a reply.
+    #[error("{} is not an SMTP reply: give a code (421, 5.7.26) or a reply as the server sent it, e.g. \"550 5.1.1 User unknown\"", quote(.0))]
+    NotAReply(String),
+    /// Standard input could not be read.
+    #[error("cannot read standard input: {0}")]
+    Stdin(#[source] io::Error),
+    /// Standard input held more than smtpdiag accepts for one reply.
+    #[error("standard input holds more than {0} bytes: that is not one SMTP reply")]
+    StdinTooLarge(usize),
+    /// A flag or argument is invalid.
+    #[error("{0}")]
+    Usage(String),
+    /// The output could not be written (a full disk, a closed terminal).
+    #[error("cannot write the output: {0}")]
+    Output(#[source] io::Error),
+}
+
+impl Error {
+    /// How the process ends when this error stops it.
+    #[must_use]
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            Error::NotACode(_)
+            | Error::NotAReply(_)
+            | Error::StdinTooLarge(_)
+            | Error::Usage(_)
+            | Error::Stdin(_) => ExitStatus::Usage,
+            Error::Output(_) => ExitStatus::Incomplete,
+        }
+    }
+}
+
+/// The input in quotes, control characters escaped and cut to a readable length.
+fn quote(input: &str) -> String {
+    let mut shown: String = input.chars().take(QUOTE_LIMIT).collect();
+    if input.chars().count() > QUOTE_LIMIT {
+        shown.push('…');
+    }
+    format!("{shown:?}")
+}

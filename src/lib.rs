@@ -1,0 +1,17 @@
+//! smtpdiag: tells a mail operator why mail to a domain fails and what to do about it.
+//!
+//! The library holds the behaviour — the knowledge base of reply codes ([`kb`]), the reply
+//! model ([`reply`]) — and renderers that turn its models into text or JSON ([`output`]).
+//! The binary only parses flags into a [`config::Config`], calls in here and picks the exit
+//! status ([`exit::ExitStatus`]).
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod exit;
+pub mod kb;
+pub mod output;
+pub mod reply;
+
+pub use error::Error;
+pub use exit::ExitStatus;

@@ -1,0 +1,232 @@
+//! Human text: the pages of `explain` and `compare`, and the probe report.
+
+use std::io::{self, Write};
+
+use super::terminal::printable;
+use super::{Role, TextStyle};
+use crate::kb::{self, Comparison, ExplainPage, Explanation, Lang, SignatureMatch, Source};
+
+/// Writes wrapped, indented paragraphs.
+pub(crate) struct Writer<'a> {
+    out: &'a mut dyn Write,
+    style: TextStyle,
+}
+
+impl<'a> Writer<'a> {
+    pub(crate) fn new(out: &'a mut dyn Write, style: TextStyle) -> Writer<'a> {
+        Writer { out, style }
+    }
+
+    pub(crate) fn line(&mut self, text: &str) -> io::Result<()> {
+        writeln!(self.out, "{text}")
+    }
+
+    pub(crate) fn blank(&mut self) -> io::Result<()> {
+        writeln!(self.out)
+    }
+
+    /// A paragraph wrapped at the style's width, every line indented.
+    pub(crate) fn paragraph(&mut self, indent: usize, text: &str) -> io::Result<()> {
+        let pad = " ".repeat(indent);
+        let options = textwrap::Options::new(self.style.width.max(indent + 20))
+            .initial_indent(&pad)
+            .subsequent_indent(&pad);
+        for line in textwrap::wrap(&printable(text), options) {
+            writeln!(self.out, "{line}")?;
+        }
+        Ok(())
+    }
+
+    /// A bulleted paragraph: the bullet hangs, the text wraps under itself.
+    pub(crate) fn bullet(&mut self, indent: usize, text: &str) -> io::Result<()> {
+        let first = format!("{}• ", " ".repeat(indent));
+        let rest = " ".repeat(indent + 2);
+        let options = textwrap::Options::new(self.style.width.max(indent + 22))
+            .initial_indent(&first)
+            .subsequent_indent(&rest);
+        for line in textwrap::wrap(&printable(text), options) {
+            writeln!(self.out, "{line}")?;
+        }
+        Ok(())
+    }
+
+    /// A heading, then its text indented under it.
+    pub(crate) fn section(&mut self, indent: usize, heading: &str, text: &str) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "{}{}",
+            " ".repeat(indent),
+            Role::Label.paint(heading)
+        )?;
+        self.paragraph(indent + 2, text)
+    }
+}
+
+/// The line under a code's title: class, category or subject, references.
+fn facts_line(e: &Explanation, lang: Lang) -> String {
+    let ui = kb::ui(lang);
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(class) = &e.class {
+        parts.push(class.label.clone());
+    }
+    if let Some(category) = &e.category {
+        parts.push(category.label.clone());
+    }
+    if let Some(classes) = e.classes {
+        let forms: Vec<String> = classes.iter().map(|d| format!("{d}.X.X")).collect();
+        parts.push(format!("{}: {}", ui.label_classes, forms.join(", ")));
+    }
+    if let Some(basic) = e.usual_basic_codes.filter(|b| !b.is_empty()) {
+        let codes: Vec<String> = basic.iter().map(u16::to_string).collect();
+        parts.push(format!("{}: {}", ui.label_usual_codes, codes.join(", ")));
+    }
+    if !e.references.is_empty() {
+        parts.push(e.references.join(", "));
+    }
+    parts.join(" · ")
+}
+
+fn code_title(e: &Explanation, lang: Lang) -> String {
+    kb::fill(
+        kb::ui(lang).code_heading,
+        &[("code", &e.code), ("title", &e.title)],
+    )
+}
+
+/// One code in the page shape: title, facts, Description, When you see it, How to fix.
+pub(crate) fn explanation(
+    w: &mut Writer<'_>,
+    e: &Explanation,
+    lang: Lang,
+    indent: usize,
+) -> io::Result<()> {
+    let ui = kb::ui(lang);
+    w.line(&format!(
+        "{}{}",
+        " ".repeat(indent),
+        Role::Heading.paint(&code_title(e, lang))
+    ))?;
+    w.line(&format!(
+        "{}{}",
+        " ".repeat(indent),
+        Role::Dim.paint(&facts_line(e, lang))
+    ))?;
+    if e.source == Source::Class {
+        w.paragraph(indent, ui.note_explained_by_class)?;
+    }
+    if e.class_unusual {
+        w.paragraph(indent, ui.note_class_unusual)?;
+    }
+    w.blank()?;
+    w.section(indent, ui.heading_description, &e.description)?;
+    w.section(indent, ui.heading_when, &e.when)?;
+    w.section(indent, ui.heading_fix, &e.fix)
+}
+
+pub(crate) fn signature(
+    w: &mut Writer<'_>,
+    s: &SignatureMatch,
+    lang: Lang,
+    indent: usize,
+) -> io::Result<()> {
+    let ui = kb::ui(lang);
+    let pad = " ".repeat(indent);
+    w.line(&format!(
+        "{pad}{}: {} {}",
+        Role::Label.paint(ui.heading_signature),
+        Role::Heading.paint(s.title),
+        Role::Dim.paint(&format!("({})", s.provider))
+    ))?;
+    for (name, value) in &s.captured {
+        w.line(&format!(
+            "{pad}  {} {name} = {}",
+            ui.label_captured,
+            Role::Host.paint(&printable(value))
+        ))?;
+    }
+    w.section(indent + 2, ui.heading_cause, s.cause)?;
+    w.section(indent + 2, ui.heading_fix, s.fix)?;
+    if let Some(url) = s.url {
+        w.line(&format!(
+            "{pad}  {}: {}",
+            ui.label_more,
+            Role::Host.paint(url)
+        ))?;
+    }
+    Ok(())
+}
+
+/// `smtpdiag explain`: one page per input.
+pub fn explain_pages(
+    out: &mut dyn Write,
+    pages: &[ExplainPage],
+    lang: Lang,
+    style: TextStyle,
+) -> io::Result<()> {
+    let ui = kb::ui(lang);
+    let mut w = Writer::new(out, style);
+    for (i, page) in pages.iter().enumerate() {
+        if i > 0 {
+            w.blank()?;
+            w.line(
+                &Role::Dim
+                    .paint(&"─".repeat(style.width.min(60)))
+                    .to_string(),
+            )?;
+            w.blank()?;
+        }
+        if let Some(reply) = &page.reply {
+            w.line(&Role::Label.paint(ui.heading_reply).to_string())?;
+            let code = reply.code.map(|c| c.to_string());
+            let last = reply.lines.len().saturating_sub(1);
+            for (n, line) in reply.lines.iter().enumerate() {
+                let shown = match &code {
+                    Some(code) => format!("{code}{}{line}", if n == last { ' ' } else { '-' }),
+                    None => line.clone(),
+                };
+                w.paragraph(2, &shown)?;
+            }
+            w.blank()?;
+        }
+        if let Some(s) = &page.signature {
+            signature(&mut w, s, lang, 0)?;
+            w.blank()?;
+        }
+        for (n, e) in page.explanations.iter().enumerate() {
+            if n > 0 {
+                w.blank()?;
+            }
+            explanation(&mut w, e, lang, 0)?;
+        }
+    }
+    Ok(())
+}
+
+/// `smtpdiag compare`: the seed page shape.
+pub fn comparison(
+    out: &mut dyn Write,
+    c: &Comparison,
+    lang: Lang,
+    style: TextStyle,
+) -> io::Result<()> {
+    let ui = kb::ui(lang);
+    let mut w = Writer::new(out, style);
+    w.line(&Role::Heading.paint(&c.title).to_string())?;
+    w.blank()?;
+    w.paragraph(0, &c.summary)?;
+    for e in [&c.a, &c.b] {
+        w.blank()?;
+        explanation(&mut w, e, lang, 0)?;
+    }
+    w.blank()?;
+    w.line(&Role::Label.paint(ui.heading_key_differences).to_string())?;
+    for line in &c.key_differences {
+        w.bullet(2, line)?;
+    }
+    w.blank()?;
+    w.line(&Role::Label.paint(ui.heading_when_to_use).to_string())?;
+    for line in &c.when_to_use {
+        w.bullet(2, line)?;
+    }
+    Ok(())
+}

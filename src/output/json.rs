@@ -1,0 +1,42 @@
+//! JSON: the same models as the human text, without colour, for scripts. Text that came
+//! from the network is carried escaped by JSON's own rules, so it stays lossless.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::kb::{Comparison, ExplainPage, Lang};
+
+#[derive(Serialize)]
+struct ExplainDocument<'a> {
+    lang: Lang,
+    results: &'a [ExplainPage],
+}
+
+#[derive(Serialize)]
+struct CompareDocument<'a> {
+    lang: Lang,
+    #[serde(flatten)]
+    comparison: &'a Comparison,
+}
+
+/// `smtpdiag explain --json`: `{"lang": "en", "results": [page, ...]}`.
+pub fn explain_pages(out: &mut dyn Write, pages: &[ExplainPage], lang: Lang) -> io::Result<()> {
+    write_pretty(
+        out,
+        &ExplainDocument {
+            lang,
+            results: pages,
+        },
+    )
+}
+
+/// `smtpdiag compare --json`: the comparison with its language.
+pub fn comparison(out: &mut dyn Write, comparison: &Comparison, lang: Lang) -> io::Result<()> {
+    write_pretty(out, &CompareDocument { lang, comparison })
+}
+
+fn write_pretty(out: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)
+}
