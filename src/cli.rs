@@ -4,33 +4,162 @@
 // Doc comments here are `--help` text, read in a terminal, not rustdoc Markdown.
 #![allow(clippy::doc_markdown)]
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const EXAMPLES: &str = "\
 Examples:
-  smtpdiag explain 421
-  smtpdiag explain 5.7.26
-  smtpdiag explain \"550 5.1.1 <bob@example.com>: Recipient address rejected: User unknown\"
-  pbpaste | smtpdiag explain -
+  smtpdiag example.com                       probe a domain: DNS, blocklists, SMTP
+  smtpdiag bob@example.com                   ... and ask for bob's mailbox too
+  smtpdiag example.com -v                    ... with the SMTP transcript
+  smtpdiag example.com --check-ip 192.0.2.7  ... and check my sending IP on blocklists
+  smtpdiag -f domains.txt --json             many domains, JSON Lines
+  smtpdiag blocklist 192.0.2.7               is my IP listed?
+  smtpdiag explain 421                       what does a code mean?
+  smtpdiag explain \"550 5.1.1 <bob@example.com>: User unknown\"
   smtpdiag compare 421 554 --lang ja
-  smtpdiag explain 554 --json | jq -r '.results[0].explanations[0].fix'
 
 Exit status:
-  0   success
-  1   the probe met a transient failure (4xx, timeouts that may clear)
-  2   the probe met a permanent failure (5xx, null MX, no way to deliver)
-  3   the probe could not complete (resolver unusable, sender's network blocked)
+  0   deliverable (or: the command succeeded)
+  1   transient failure: 4xx, timeouts that may clear
+  2   permanent failure: 5xx, null MX, no way to deliver, a listed address
+  3   could not complete: resolver unusable, sender's network blocked
   64  usage error: bad flag or input";
 
 /// Tells a mail operator why mail to a domain fails and what to do about it.
+///
+/// Give one or more domains to probe them: MX and null MX, the mail exchangers' addresses,
+/// DNS blocklists, then an SMTP dialogue with each exchanger (EHLO, STARTTLS, MAIL FROM,
+/// RCPT TO — never DATA: no message is ever sent). Every reply is explained, with a fix.
 #[derive(Debug, Parser)]
-#[command(name = "smtpdiag", version, after_help = EXAMPLES, max_term_width = 100)]
+#[command(
+    name = "smtpdiag",
+    version,
+    after_help = EXAMPLES,
+    max_term_width = 100,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
+    /// Domains to probe (an address such as bob@example.com probes its domain and asks for
+    /// that mailbox)
+    #[arg(value_name = "DOMAIN")]
+    pub domains: Vec<String>,
+
+    /// Read domains from FILE, one per line (`#` starts a comment); `-` reads standard input
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub dns: DnsArgs,
+
+    #[command(flatten)]
+    pub smtp: SmtpArgs,
+
+    #[command(flatten)]
+    pub report: ReportArgs,
+
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// Resolver and blocklist flags, shared by the probe and `blocklist`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "DNS")]
+pub struct DnsArgs {
+    /// Resolver to use instead of the system's, IP[:PORT] (repeatable)
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub resolver: Vec<String>,
+
+    /// Seconds one DNS query attempt may take
+    #[arg(long, value_name = "SECONDS", default_value = "3")]
+    pub dns_timeout: f64,
+
+    /// How many times a DNS query is tried
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub dns_attempts: usize,
+
+    /// Blocklist zone to query instead of the default set (repeatable)
+    #[arg(long, value_name = "ZONE", conflicts_with = "no_dnsbl")]
+    pub dnsbl: Vec<String>,
+
+    /// Do not query DNS blocklists
+    #[arg(long)]
+    pub no_dnsbl: bool,
+}
+
+/// SMTP dialogue flags.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "SMTP")]
+pub struct SmtpArgs {
+    /// Also check this sending IP against the blocklists (repeatable)
+    #[arg(long, value_name = "IP")]
+    pub check_ip: Vec<String>,
+
+    /// TCP port of the mail exchangers
+    #[arg(long, default_value_t = 25)]
+    pub port: u16,
+
+    /// Name to send with EHLO/HELO [default: this host's name]
+    #[arg(long, value_name = "NAME")]
+    pub helo: Option<String>,
+
+    /// Reverse-path for MAIL FROM [default: the null sender <>]
+    #[arg(long, value_name = "ADDRESS")]
+    pub from: Option<String>,
+
+    /// Recipient for RCPT TO (repeatable) [default: postmaster@DOMAIN]
+    #[arg(long, value_name = "ADDRESS")]
+    pub rcpt: Vec<String>,
+
+    /// Do not use STARTTLS even when offered
+    #[arg(long)]
+    pub no_starttls: bool,
+
+    /// Also trust the CA certificates in this PEM file (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Vec<PathBuf>,
+
+    /// Connect from this local address
+    #[arg(long, value_name = "IP")]
+    pub source: Option<String>,
+
+    /// Seconds each stage may take: connect, greeting, each command
+    #[arg(long, value_name = "SECONDS", default_value = "20")]
+    pub timeout: f64,
+
+    /// Seconds the whole probe of one domain may take
+    #[arg(long, value_name = "SECONDS", default_value = "120")]
+    pub deadline: f64,
+
+    /// Probe every mail exchanger instead of stopping at the first that answers RCPT TO
+    #[arg(long)]
+    pub all_mx: bool,
+
+    /// DNS and blocklists only: no SMTP connection
+    #[arg(long)]
+    pub no_smtp: bool,
+}
+
+/// Report flags.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Report")]
+pub struct ReportArgs {
+    /// Show the SMTP transcript (-> sent, <- received, <~ over TLS), every blocklist
+    /// answer and every DNS lookup
+    #[arg(short = 'v', long = "transcript", alias = "verbose")]
+    pub transcript: bool,
+
+    /// Print one Nagios/Icinga plugin line with performance data
+    #[arg(long, conflicts_with = "json")]
+    pub nagios: bool,
+
+    /// How many domains to probe at the same time
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
 }
 
 /// Flags every command shares.
@@ -55,6 +184,16 @@ pub enum ColorArg {
     Auto,
     Always,
     Never,
+}
+
+/// Shells `completions` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShellArg {
+    Bash,
+    Elvish,
+    Fish,
+    Powershell,
+    Zsh,
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +223,28 @@ pub enum Command {
         /// The second code
         b: String,
     },
+
+    /// Check IP addresses against DNS blocklists: is my IP listed?
+    #[command(
+        after_help = "Examples:\n  smtpdiag blocklist 192.0.2.7\n  smtpdiag blocklist 2001:db8::25 --dnsbl zen.spamhaus.org --json\n\nExit status: 0 not listed, 2 listed, 3 the lists could not be queried, 64 usage error."
+    )]
+    Blocklist {
+        /// Addresses to check
+        #[arg(required = true, value_name = "IP")]
+        addresses: Vec<String>,
+
+        #[command(flatten)]
+        dns: DnsArgs,
+    },
+
+    /// Print a shell completion script
+    Completions {
+        #[arg(value_enum)]
+        shell: ShellArg,
+    },
+
+    /// Print the man page (roff)
+    Man,
 }
 
 #[cfg(test)]
@@ -109,5 +270,32 @@ mod tests {
     #[test]
     fn compare_needs_two_codes() {
         assert!(Cli::try_parse_from(["smtpdiag", "compare", "421"]).is_err());
+    }
+
+    #[test]
+    fn domains_and_probe_flags() {
+        let cli = Cli::try_parse_from([
+            "smtpdiag",
+            "example.com",
+            "example.net",
+            "--resolver",
+            "127.0.0.1:5353",
+            "--rcpt",
+            "a@example.com",
+            "--rcpt",
+            "b@example.com",
+            "-v",
+        ])
+        .unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.domains, ["example.com", "example.net"]);
+        assert_eq!(cli.dns.resolver, ["127.0.0.1:5353"]);
+        assert_eq!(cli.smtp.rcpt.len(), 2);
+        assert!(cli.report.transcript);
+    }
+
+    #[test]
+    fn probe_flags_do_not_mix_with_commands() {
+        assert!(Cli::try_parse_from(["smtpdiag", "--dnsbl", "x.y", "--no-dnsbl", "a.b"]).is_err());
     }
 }

@@ -1,16 +1,27 @@
 //! The checked configuration: flags and input turned into values the rest of the program
 //! can trust. Everything a user can get wrong is caught here, before any work starts.
 
-use crate::cli::{Cli, ColorArg, Command};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::cli::{Cli, ColorArg, Command, DnsArgs, ShellArg};
+use crate::dns::ResolverSettings;
+use crate::dns::name::DomainName;
+use crate::dnsbl::Blocklist;
 use crate::error::Error;
 use crate::kb::{Code, Lang, Query};
 use crate::output::ColorChoice;
+use crate::probe::ProbeSettings;
+use crate::smtp::{self, SmtpSettings, Timeouts, TrustAnchors};
 
-/// Human text or JSON.
+/// Human text, JSON, or a monitoring plugin line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Human,
     Json,
+    Nagios,
 }
 
 /// One input of `explain`, as given.
@@ -22,15 +33,50 @@ pub enum ExplainInput {
     Parsed { text: String, query: Query },
 }
 
-/// What to do.
+/// Where the domains to probe come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Targets {
+    /// Given as arguments, already checked.
+    Listed(Vec<Target>),
+    /// Read line by line from a file, or standard input for `-`.
+    File(PathBuf),
+}
+
+/// One domain to probe, and the mailboxes to ask for there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub domain: DomainName,
+    pub rcpts: Vec<String>,
+}
+
+/// What `smtpdiag DOMAIN...` needs.
+#[derive(Debug, Clone)]
+pub struct ProbeConfig {
+    pub targets: Targets,
+    /// `--rcpt` as given; empty means postmaster@ each domain.
+    pub rcpts: Vec<String>,
+    pub settings: ProbeSettings,
+    pub transcript: bool,
+    pub concurrency: usize,
+}
+
+/// What to do.
+#[derive(Debug, Clone)]
 pub enum Task {
     Explain(Vec<ExplainInput>),
     Compare(Code, Code),
+    Probe(Box<ProbeConfig>),
+    Blocklist {
+        addresses: Vec<IpAddr>,
+        resolver: ResolverSettings,
+        lists: Vec<Blocklist>,
+    },
+    Completions(ShellArg),
+    Man,
 }
 
 /// Everything a run needs, checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Config {
     pub task: Task,
     pub lang: Lang,
@@ -38,9 +84,197 @@ pub struct Config {
     pub color: ColorChoice,
 }
 
+fn usage(message: impl Into<String>) -> Error {
+    Error::Usage(message.into())
+}
+
+fn seconds(flag: &str, value: f64) -> Result<Duration, Error> {
+    if !(value.is_finite() && value > 0.0) {
+        return Err(usage(format!(
+            "{flag} must be a positive number of seconds, not {value}"
+        )));
+    }
+    Duration::try_from_secs_f64(value).map_err(|_| usage(format!("{flag} {value} is too large")))
+}
+
+fn ip(flag: &str, value: &str) -> Result<IpAddr, Error> {
+    value
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|_| usage(format!("{flag} {value:?} is not an IP address")))
+}
+
+/// `IP`, `IP:PORT`, `[IPv6]:PORT` or a bare IPv6 address; port 53 when none is given.
+fn resolver_address(value: &str) -> Result<SocketAddr, Error> {
+    let value = value.trim();
+    if let Ok(address) = SocketAddr::from_str(value) {
+        return Ok(address);
+    }
+    ip("--resolver", value).map(|ip| SocketAddr::new(ip, 53))
+}
+
+fn resolver_settings(dns: &DnsArgs) -> Result<ResolverSettings, Error> {
+    if dns.dns_attempts == 0 {
+        return Err(usage("--dns-attempts must be at least 1"));
+    }
+    Ok(ResolverSettings {
+        servers: dns
+            .resolver
+            .iter()
+            .map(|r| resolver_address(r))
+            .collect::<Result<_, _>>()?,
+        timeout: seconds("--dns-timeout", dns.dns_timeout)?,
+        attempts: dns.dns_attempts,
+    })
+}
+
+fn blocklists(dns: &DnsArgs) -> Result<Vec<Blocklist>, Error> {
+    if dns.no_dnsbl {
+        return Ok(Vec::new());
+    }
+    if dns.dnsbl.is_empty() {
+        return Ok(Blocklist::defaults());
+    }
+    dns.dnsbl
+        .iter()
+        .map(|zone| {
+            DomainName::parse(zone)
+                .map(|name| Blocklist::from_zone(&name.ascii))
+                .map_err(|e| usage(format!("--dnsbl {zone:?}: {e}")))
+        })
+        .collect()
+}
+
+/// A mailbox for MAIL FROM or RCPT TO: no control characters, a valid address.
+fn mailbox(flag: &str, value: &str) -> Result<String, Error> {
+    smtp::check_command_argument(flag, value).map_err(usage)?;
+    lettre::Address::from_str(value)
+        .map_err(|e| usage(format!("{flag} {value:?} is not a mail address: {e}")))?;
+    Ok(value.to_string())
+}
+
+/// A domain to probe, or an address whose domain is probed and whose mailbox is asked for.
+pub fn target(input: &str, rcpts: &[String]) -> Result<Target, Error> {
+    let input = input.trim();
+    let (domain_part, mailbox_part) = match input.rsplit_once('@') {
+        Some((_, domain)) => (domain, Some(mailbox("address", input)?)),
+        None => (input, None),
+    };
+    let domain = DomainName::parse(domain_part)
+        .map_err(|e| Error::BadDomain(input.to_string(), e.to_string()))?;
+    let rcpts = match (mailbox_part, rcpts.is_empty()) {
+        (Some(address), true) => vec![address],
+        (_, false) => rcpts.to_vec(),
+        (None, true) => vec![format!("postmaster@{}", domain.ascii)],
+    };
+    Ok(Target { domain, rcpts })
+}
+
+/// The name this host gives itself; a warning follows in the report when it is not fully
+/// qualified, because strict servers refuse such a name.
+fn local_host_name() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|path| {
+            std::fs::read_to_string(path)
+                .ok()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty() && !s.contains(char::is_whitespace))
+        })
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+fn probe_config(cli: &Cli, lang: Lang) -> Result<ProbeConfig, Error> {
+    let smtp_args = &cli.smtp;
+    let rcpts = smtp_args
+        .rcpt
+        .iter()
+        .map(|r| mailbox("--rcpt", r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let targets = match (&cli.file, cli.domains.is_empty()) {
+        (Some(_), false) => {
+            return Err(usage("give domains as arguments or with --file, not both"));
+        }
+        (Some(path), true) => Targets::File(path.clone()),
+        (None, false) => Targets::Listed(
+            cli.domains
+                .iter()
+                .map(|d| target(d, &rcpts))
+                .collect::<Result<_, _>>()?,
+        ),
+        (None, true) => {
+            return Err(usage(
+                "nothing to do: give a domain to probe (smtpdiag example.com) or a command such as `explain 421` (see --help)",
+            ));
+        }
+    };
+    let helo = match &smtp_args.helo {
+        Some(helo) => {
+            smtp::check_command_argument("--helo", helo).map_err(usage)?;
+            if helo.is_empty() {
+                return Err(usage("--helo must not be empty"));
+            }
+            helo.clone()
+        }
+        None => local_host_name(),
+    };
+    let mail_from = match smtp_args.from.as_deref() {
+        None | Some("" | "<>") => String::new(),
+        Some(from) => mailbox("--from", from)?,
+    };
+    if cli.report.concurrency == 0 {
+        return Err(usage("--concurrency must be at least 1"));
+    }
+    let stage = seconds("--timeout", smtp_args.timeout)?;
+    let settings = ProbeSettings {
+        resolver: resolver_settings(&cli.dns)?,
+        blocklists: blocklists(&cli.dns)?,
+        check_ips: smtp_args
+            .check_ip
+            .iter()
+            .map(|i| ip("--check-ip", i))
+            .collect::<Result<_, _>>()?,
+        smtp: SmtpSettings {
+            port: smtp_args.port,
+            helo,
+            mail_from,
+            rcpts: Vec::new(),
+            starttls: !smtp_args.no_starttls,
+            timeouts: Timeouts {
+                connect: stage.min(Duration::from_secs(10)),
+                greeting: stage,
+                command: stage,
+            },
+            source: smtp_args
+                .source
+                .as_deref()
+                .map(|s| ip("--source", s))
+                .transpose()?,
+            trust: TrustAnchors::load(&smtp_args.ca_file)?,
+            all_mx: smtp_args.all_mx,
+            limiter: std::sync::Arc::default(),
+        },
+        no_smtp: smtp_args.no_smtp,
+        deadline: seconds("--deadline", smtp_args.deadline)?,
+        lang,
+    };
+    if smtp_args.port == 0 {
+        return Err(usage("--port must be between 1 and 65535"));
+    }
+    Ok(ProbeConfig {
+        targets,
+        rcpts,
+        settings,
+        transcript: cli.report.transcript,
+        concurrency: cli.report.concurrency,
+    })
+}
+
 impl Config {
     /// Checks the parsed command line. `env` reads environment variables (the locale).
-    pub fn from_cli(cli: Cli, env: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
+    pub fn from_cli(cli: &Cli, env: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
         let lang = match &cli.output.lang {
             Some(code) => code
                 .parse::<Lang>()
@@ -54,17 +288,30 @@ impl Config {
         };
         let format = if cli.output.json {
             Format::Json
+        } else if cli.report.nagios {
+            Format::Nagios
         } else {
             Format::Human
         };
-        let task = match cli.command {
-            Some(Command::Explain { inputs }) => Task::Explain(explain_inputs(&inputs)?),
-            Some(Command::Compare { a, b }) => Task::Compare(Code::parse(&a)?, Code::parse(&b)?),
-            None => {
-                return Err(Error::Usage(
-                    "nothing to do: give a command such as `explain 421` (see --help)".into(),
-                ));
-            }
+        let task = match &cli.command {
+            Some(Command::Explain { inputs }) => Task::Explain(explain_inputs(inputs)?),
+            Some(Command::Compare { a, b }) => Task::Compare(Code::parse(a)?, Code::parse(b)?),
+            Some(Command::Blocklist { addresses, dns }) => Task::Blocklist {
+                addresses: addresses
+                    .iter()
+                    .map(|a| ip("blocklist", a))
+                    .collect::<Result<_, _>>()?,
+                resolver: resolver_settings(dns)?,
+                lists: match blocklists(dns)? {
+                    lists if lists.is_empty() => {
+                        return Err(usage("--no-dnsbl leaves no list to check"));
+                    }
+                    lists => lists,
+                },
+            },
+            Some(Command::Completions { shell }) => Task::Completions(*shell),
+            Some(Command::Man) => Task::Man,
+            None => Task::Probe(Box::new(probe_config(cli, lang)?)),
         };
         Ok(Config {
             task,
@@ -116,9 +363,16 @@ fn explain_inputs(args: &[String]) -> Result<Vec<ExplainInput>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     fn inputs(args: &[&str]) -> Result<Vec<ExplainInput>, Error> {
         explain_inputs(&args.iter().map(ToString::to_string).collect::<Vec<_>>())
+    }
+
+    fn config(args: &[&str]) -> Result<Config, Error> {
+        let mut command_line = vec!["smtpdiag"];
+        command_line.extend_from_slice(args);
+        Config::from_cli(&Cli::try_parse_from(command_line).unwrap(), |_| None)
     }
 
     #[test]
@@ -147,5 +401,55 @@ mod tests {
             Err(Error::NotAReply(_))
         ));
         assert!(inputs(&["-", "-"]).is_err());
+    }
+
+    #[test]
+    fn an_address_probes_its_domain_and_mailbox() {
+        let t = target("bob@Example.com", &[]).unwrap();
+        assert_eq!(t.domain.ascii, "example.com");
+        assert_eq!(t.rcpts, ["bob@Example.com"]);
+        let t = target("example.com", &[]).unwrap();
+        assert_eq!(t.rcpts, ["postmaster@example.com"]);
+    }
+
+    #[test]
+    fn resolver_addresses() {
+        assert_eq!(resolver_address("127.0.0.1").unwrap().port(), 53);
+        assert_eq!(resolver_address("127.0.0.1:5353").unwrap().port(), 5353);
+        assert_eq!(resolver_address("::1").unwrap().port(), 53);
+        assert_eq!(resolver_address("[::1]:5353").unwrap().port(), 5353);
+        assert!(resolver_address("resolver.example").is_err());
+    }
+
+    #[test]
+    fn bad_probe_input_is_refused() {
+        for args in [
+            &["bad..name"][..],
+            &["example.com", "--rcpt", "a@example.com\r\nDATA"],
+            &["example.com", "--from", "x\ny@example.com"],
+            &["example.com", "--helo", "mx\r\nQUIT"],
+            &["example.com", "--resolver", "nowhere"],
+            &["example.com", "--timeout", "0"],
+            &["example.com", "--timeout", "nan"],
+            &["example.com", "--check-ip", "300.1.1.1"],
+            &["example.com", "--concurrency", "0"],
+            &["example.com", "--dnsbl", "bad zone"],
+            &["bob@"],
+            &["--rcpt", "a@example.com", "explain", "421"],
+        ] {
+            assert!(config(args).is_err(), "{args:?} accepted");
+        }
+    }
+
+    #[test]
+    fn probe_defaults() {
+        let config = config(&["example.com"]).unwrap();
+        let Task::Probe(probe) = config.task else {
+            panic!("not a probe");
+        };
+        assert_eq!(probe.settings.smtp.port, 25);
+        assert!(probe.settings.smtp.mail_from.is_empty());
+        assert!(probe.settings.resolver.servers.is_empty());
+        assert_eq!(probe.settings.blocklists.len(), Blocklist::defaults().len());
     }
 }

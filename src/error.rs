@@ -24,9 +24,15 @@ pub enum Error {
     /// Standard input held more than smtpdiag accepts for one reply.
     #[error("standard input holds more than {0} bytes: that is not one SMTP reply")]
     StdinTooLarge(usize),
+    /// A domain to probe is not a usable domain name.
+    #[error("{} is not a domain name to probe: {}", quote(.0), .1)]
+    BadDomain(String, String),
     /// A flag or argument is invalid.
     #[error("{0}")]
     Usage(String),
+    /// The resolver cannot be set up or used at all.
+    #[error("{0}")]
+    Resolver(String),
     /// The output could not be written (a full disk, a closed terminal).
     #[error("cannot write the output: {0}")]
     Output(#[source] io::Error),
@@ -41,8 +47,9 @@ impl Error {
             | Error::NotAReply(_)
             | Error::StdinTooLarge(_)
             | Error::Usage(_)
+            | Error::BadDomain(..)
             | Error::Stdin(_) => ExitStatus::Usage,
-            Error::Output(_) => ExitStatus::Incomplete,
+            Error::Output(_) | Error::Resolver(_) => ExitStatus::Incomplete,
         }
     }
 }

@@ -20,6 +20,18 @@ pub enum ExitStatus {
 }
 
 impl ExitStatus {
+    /// The status a number stands for; anything unknown is treated as incomplete.
+    #[must_use]
+    pub fn from_code(code: u8) -> ExitStatus {
+        match code {
+            0 => ExitStatus::Ok,
+            1 => ExitStatus::Transient,
+            2 => ExitStatus::Permanent,
+            64 => ExitStatus::Usage,
+            _ => ExitStatus::Incomplete,
+        }
+    }
+
     /// The number handed to the operating system.
     #[must_use]
     pub fn code(self) -> u8 {

@@ -1,19 +1,30 @@
 //! The smtpdiag binary: flags → checked configuration → library → renderer → exit status.
 
-use std::io::{self, IsTerminal, Read, Write};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
+use futures_util::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
 
-use smtpdiag::cli::Cli;
-use smtpdiag::config::{Config, ExplainInput, Format, Task};
+use smtpdiag::cli::{Cli, ShellArg};
+use smtpdiag::config::{self, Config, ExplainInput, Format, ProbeConfig, Target, Targets, Task};
+use smtpdiag::dns::HickoryDns;
 use smtpdiag::kb::{self, ExplainPage, Lang, Query};
+use smtpdiag::output::report::{self as report_text, Detail};
 use smtpdiag::output::{self, TextStyle};
-use smtpdiag::{Error, ExitStatus};
+use smtpdiag::report::Verdict;
+use smtpdiag::{Error, ExitStatus, probe};
 
 /// One pasted reply is a few kilobytes at most; this bound keeps `explain -` from reading
 /// an endless stream into memory.
 const STDIN_LIMIT: usize = 1 << 20;
+
+/// The summary after a batch lists at most this many failing domains, so that memory stays
+/// flat however long the list is.
+const SUMMARY_ROWS: usize = 50;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -29,7 +40,7 @@ fn main() -> ExitCode {
             return status.into();
         }
     };
-    let status = match Config::from_cli(cli, |name| std::env::var(name).ok())
+    let status = match Config::from_cli(&cli, |name| std::env::var(name).ok())
         .and_then(|config| run(&config))
     {
         Ok(status) => status,
@@ -47,25 +58,71 @@ fn run(config: &Config) -> Result<ExitStatus, Error> {
     let color = output::use_color(config.color, is_terminal, |name| std::env::var(name).ok());
     let style = TextStyle::for_stdout(color, is_terminal);
     let mut out = io::BufWriter::new(stdout.lock());
-    let written = match &config.task {
+    let lang = config.lang;
+    let status = match &config.task {
         Task::Explain(inputs) => {
-            let pages = explain_all(inputs, config.lang)?;
-            match config.format {
-                Format::Human => output::human::explain_pages(&mut out, &pages, config.lang, style),
-                Format::Json => output::json::explain_pages(&mut out, &pages, config.lang),
-            }
+            let pages = explain_all(inputs, lang)?;
+            let written = match config.format {
+                Format::Json => output::json::explain_pages(&mut out, &pages, lang),
+                _ => output::human::explain_pages(&mut out, &pages, lang, style),
+            };
+            finish_output(written, ExitStatus::Ok)?
         }
         Task::Compare(a, b) => {
-            let comparison = kb::compare(*a, *b, config.lang);
-            match config.format {
-                Format::Human => {
-                    output::human::comparison(&mut out, &comparison, config.lang, style)
-                }
-                Format::Json => output::json::comparison(&mut out, &comparison, config.lang),
-            }
+            let comparison = kb::compare(*a, *b, lang);
+            let written = match config.format {
+                Format::Json => output::json::comparison(&mut out, &comparison, lang),
+                _ => output::human::comparison(&mut out, &comparison, lang, style),
+            };
+            finish_output(written, ExitStatus::Ok)?
         }
+        Task::Completions(shell) => {
+            let shell = match shell {
+                ShellArg::Bash => clap_complete::Shell::Bash,
+                ShellArg::Elvish => clap_complete::Shell::Elvish,
+                ShellArg::Fish => clap_complete::Shell::Fish,
+                ShellArg::Powershell => clap_complete::Shell::PowerShell,
+                ShellArg::Zsh => clap_complete::Shell::Zsh,
+            };
+            clap_complete::generate(shell, &mut Cli::command(), "smtpdiag", &mut out);
+            finish_output(Ok(()), ExitStatus::Ok)?
+        }
+        Task::Man => {
+            let written = clap_mangen::Man::new(Cli::command()).render(&mut out);
+            finish_output(written, ExitStatus::Ok)?
+        }
+        Task::Blocklist {
+            addresses,
+            resolver,
+            lists,
+        } => runtime()?.block_on(async {
+            let dns = HickoryDns::new(resolver)?;
+            let report = probe::check_addresses(&dns, addresses, lists, lang).await;
+            let written = match config.format {
+                Format::Json => output::json::blocklist(&mut out, &report),
+                _ => {
+                    report_text::blocklist_report(&mut out, &report, lang, style, Detail::default())
+                }
+            };
+            finish_output(written, ExitStatus::from_code(report.exit_code))
+        })?,
+        Task::Probe(probe_config) => runtime()?.block_on(run_probe(
+            probe_config,
+            config.format,
+            lang,
+            style,
+            &mut out,
+        ))?,
     };
-    finish_output(written.and_then(|()| out.flush()), ExitStatus::Ok)
+    finish_output(out.flush(), status)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    // The probe waits on the network; one thread is plenty and starts fastest.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Resolver(format!("cannot start the async runtime: {e}")))
 }
 
 /// A reader that went away (`smtpdiag ... | head`) is not an error.
@@ -102,4 +159,165 @@ fn read_stdin() -> Result<String, Error> {
         return Err(Error::StdinTooLarge(STDIN_LIMIT));
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A domain of the list: checked, or the reason it cannot be probed.
+type Item = Result<Target, (String, Error)>;
+
+/// The lines of a domain list, read lazily: blank lines and `#` comments skipped.
+fn read_targets(path: &Path, rcpts: Vec<String>) -> Result<Box<dyn Iterator<Item = Item>>, Error> {
+    let reader: Box<dyn BufRead> = if path == Path::new("-") {
+        Box::new(BufReader::new(io::stdin()))
+    } else {
+        let file = File::open(path)
+            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+        Box::new(BufReader::new(file))
+    };
+    Ok(Box::new(reader.lines().filter_map(move |line| {
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => return Some(Err((String::new(), Error::Stdin(e)))),
+        };
+        let entry = line.split('#').next().unwrap_or_default().trim();
+        if entry.is_empty() {
+            return None;
+        }
+        Some(config::target(entry, &rcpts).map_err(|e| (entry.to_string(), e)))
+    })))
+}
+
+/// The exit status of a batch: a bad input line wins (the list needs fixing), then the
+/// worst verdict, with "could not determine" below any real failure.
+#[derive(Debug, Default)]
+struct BatchStatus {
+    bad_input: bool,
+    worst: Option<Verdict>,
+}
+
+impl BatchStatus {
+    fn add(&mut self, verdict: Verdict) {
+        let rank = |v: Verdict| match v {
+            Verdict::Ok => 0,
+            Verdict::Unknown => 1,
+            Verdict::Transient => 2,
+            Verdict::Permanent => 3,
+        };
+        if self.worst.is_none_or(|w| rank(verdict) > rank(w)) {
+            self.worst = Some(verdict);
+        }
+    }
+
+    fn status(&self) -> ExitStatus {
+        if self.bad_input {
+            ExitStatus::Usage
+        } else {
+            self.worst.map_or(ExitStatus::Ok, Verdict::exit_status)
+        }
+    }
+}
+
+fn progress_bar(total: Option<usize>) -> ProgressBar {
+    if !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    match total {
+        Some(total) => ProgressBar::new(total as u64).with_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} {pos} domains {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ),
+    }
+}
+
+async fn run_probe(
+    probe_config: &ProbeConfig,
+    format: Format,
+    lang: Lang,
+    style: TextStyle,
+    out: &mut dyn Write,
+) -> Result<ExitStatus, Error> {
+    let dns = HickoryDns::new(&probe_config.settings.resolver)?;
+    let (targets, total): (Box<dyn Iterator<Item = Item>>, Option<usize>) =
+        match &probe_config.targets {
+            Targets::Listed(list) => (Box::new(list.clone().into_iter().map(Ok)), Some(list.len())),
+            Targets::File(path) => (read_targets(path, probe_config.rcpts.clone())?, None),
+        };
+    let batch = total != Some(1);
+    let progress = if batch {
+        progress_bar(total)
+    } else {
+        ProgressBar::hidden()
+    };
+    let settings = &probe_config.settings;
+    let dns = &dns;
+    // `buffered` runs up to `concurrency` probes at once and yields them in input order,
+    // holding no more than that many: the list is streamed, never loaded.
+    let mut results = futures_util::stream::iter(targets)
+        .map(|item| async move {
+            match item {
+                Ok(target) => Ok(probe::probe(dns, &target.domain, &target.rcpts, settings).await),
+                Err(bad) => Err(bad),
+            }
+        })
+        .buffered(probe_config.concurrency);
+
+    let detail = Detail {
+        transcript: probe_config.transcript,
+    };
+    let mut status = BatchStatus::default();
+    let mut counts = [0usize; 4];
+    let mut failing: Vec<(String, Verdict, std::time::Duration)> = Vec::new();
+    let mut first = true;
+    while let Some(result) = results.next().await {
+        progress.inc(1);
+        let written = match result {
+            Ok(report) => {
+                status.add(report.verdict);
+                counts[report.exit_code.min(3) as usize] += 1;
+                if report.verdict != Verdict::Ok && failing.len() < SUMMARY_ROWS {
+                    failing.push((report.domain.clone(), report.verdict, report.timings.total));
+                }
+                progress.set_message(report.domain.clone());
+                progress.suspend(|| match format {
+                    Format::Json => output::json::report_line(out, &report),
+                    Format::Nagios => output::nagios::line(out, &report, lang),
+                    Format::Human => {
+                        if !first {
+                            writeln!(out)?;
+                        }
+                        report_text::report(out, &report, lang, style, detail)
+                    }
+                })
+            }
+            Err((input, error)) => {
+                status.bad_input = true;
+                eprintln!("smtpdiag: error: {error}");
+                match format {
+                    Format::Json => output::json::error_line(
+                        out,
+                        &input,
+                        &error.to_string(),
+                        error.exit_status().code(),
+                    ),
+                    _ => Ok(()),
+                }
+            }
+        };
+        first = false;
+        match written.and_then(|()| out.flush()) {
+            Ok(()) => {}
+            // Nobody reads any more: stop probing.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(status.status()),
+            Err(e) => return Err(Error::Output(e)),
+        }
+    }
+    progress.finish_and_clear();
+    if batch && format == Format::Human {
+        let written = report_text::summary(out, &counts, &failing, SUMMARY_ROWS, lang, style);
+        finish_output(written, status.status())?;
+    }
+    Ok(status.status())
 }

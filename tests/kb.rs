@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 
 use smtpdiag::kb::{
-    self, Lang, Source, UI_MISSING, basic_facts, enhanced_facts, lang_data, match_signature,
-    matching_ids, signature_facts,
+    self, FindingKind, Lang, Source, UI_MISSING, basic_facts, blocklist_facts, enhanced_facts,
+    lang_data, match_signature, matching_ids, signature_facts,
 };
 use smtpdiag::reply::{EnhancedCode, Reply, ReplyCode};
 
@@ -226,6 +226,57 @@ fn ui_strings_are_complete_and_keep_their_placeholders() {
                 assert!(
                     translated.contains(&placeholder),
                     "{lang}: ui {name} lost {placeholder}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_finding_is_explained_in_every_language() {
+    let en = lang_data(Lang::En);
+    for lang in Lang::ALL {
+        let data = lang_data(*lang);
+        for kind in FindingKind::ALL {
+            let key = kind.key();
+            let find = |d: &'static kb::LangData| {
+                let Some((_, text)) = d.findings.iter().find(|(k, _)| *k == key) else {
+                    panic!("{lang}: finding {key} has no text");
+                };
+                text
+            };
+            let (text, reference) = (find(data), find(en));
+            for (field, value, english) in [
+                ("title", text.title, reference.title),
+                ("explanation", text.explanation, reference.explanation),
+                ("fix", text.fix, reference.fix),
+            ] {
+                nonempty(&format!("{lang} finding {key}.{field}"), value);
+                let mut wanted = placeholders(english);
+                let mut found = placeholders(value);
+                wanted.sort();
+                found.sort();
+                assert_eq!(found, wanted, "{lang}: finding {key}.{field} placeholders");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_default_blocklist_is_explained_in_every_language() {
+    for lang in Lang::ALL {
+        let data = lang_data(*lang);
+        for facts in blocklist_facts() {
+            let Some((_, text)) = data.dnsbl.iter().find(|(zone, _)| *zone == facts.zone) else {
+                panic!("{lang}: blocklist {} has no text", facts.zone);
+            };
+            nonempty(&format!("{lang} {} delist", facts.zone), text.delist);
+            for answer in facts.answers {
+                let meaning = text.answers.iter().find(|(a, _)| a == answer);
+                assert!(
+                    meaning.is_some_and(|(_, m)| !m.trim().is_empty()),
+                    "{lang}: {} answer {answer} has no meaning",
+                    facts.zone
                 );
             }
         }

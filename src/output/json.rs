@@ -36,6 +36,26 @@ pub fn comparison(out: &mut dyn Write, comparison: &Comparison, lang: Lang) -> i
     write_pretty(out, &CompareDocument { lang, comparison })
 }
 
+/// One probe report as one line of JSON Lines.
+pub fn report_line(out: &mut dyn Write, report: &crate::report::Report) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, report)?;
+    writeln!(out)
+}
+
+/// A domain of a batch that could not be probed at all (a bad line of the input file).
+pub fn error_line(out: &mut dyn Write, input: &str, error: &str, exit_code: u8) -> io::Result<()> {
+    serde_json::to_writer(
+        &mut *out,
+        &serde_json::json!({ "domain": input, "error": error, "exit_code": exit_code }),
+    )?;
+    writeln!(out)
+}
+
+/// `smtpdiag blocklist --json`.
+pub fn blocklist(out: &mut dyn Write, report: &crate::probe::BlocklistReport) -> io::Result<()> {
+    write_pretty(out, report)
+}
+
 fn write_pretty(out: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, value)?;
     writeln!(out)

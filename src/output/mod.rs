@@ -3,7 +3,9 @@
 
 pub mod human;
 pub mod json;
+pub mod nagios;
 mod palette;
+pub mod report;
 pub mod terminal;
 
 pub use palette::Role;

@@ -1,1 +1,4 @@
+pub mod fake_dns;
+pub mod fault_server;
 pub mod lab;
+pub mod schema;

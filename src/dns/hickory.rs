@@ -1,0 +1,235 @@
+//! The [`Dns`] trait over hickory-resolver.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::xfer::DnsHandle;
+use hickory_resolver::net::{DnsError, NetError, RetryDnsHandle};
+use hickory_resolver::proto::op::{DnsRequestOptions, Query, ResponseCode};
+use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
+use hickory_resolver::{NameServerPool, PoolContext, Resolver, TlsConfig, TokioResolver};
+
+use super::{Dns, Lookup, Outcome, QueryType, Rdata, ResolverSettings, timed};
+use crate::error::Error;
+
+/// A hickory resolver configured from [`ResolverSettings`].
+pub struct HickoryDns {
+    resolver: TokioResolver,
+    /// The same servers without the resolver's special-use names layer: hickory answers PTR
+    /// queries under 127.in-addr.arpa with "localhost" itself (RFC 6761) without asking, and
+    /// a diagnostic tool must report what DNS says, loopback MX included.
+    direct: RetryDnsHandle<NameServerPool<TokioRuntimeProvider>>,
+    options: DnsRequestOptions,
+    /// The most a single query may take, all attempts included.
+    limit: Duration,
+}
+
+impl std::fmt::Debug for HickoryDns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HickoryDns")
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HickoryDns {
+    /// Builds the resolver. Must run inside a tokio runtime.
+    pub fn new(settings: &ResolverSettings) -> Result<HickoryDns, Error> {
+        let (config, mut options) = if settings.servers.is_empty() {
+            hickory_resolver::system_conf::read_system_conf().map_err(|e| {
+                Error::Resolver(format!(
+                    "cannot read the system's resolver configuration: {e}; give one with --resolver"
+                ))
+            })?
+        } else {
+            let servers = settings
+                .servers
+                .iter()
+                .map(|server| {
+                    let mut udp = ConnectionConfig::udp();
+                    udp.port = server.port();
+                    let mut tcp = ConnectionConfig::tcp();
+                    tcp.port = server.port();
+                    NameServerConfig::new(server.ip(), true, vec![udp, tcp])
+                })
+                .collect();
+            (
+                ResolverConfig::from_name_servers(servers),
+                ResolverOpts::default(),
+            )
+        };
+        options.timeout = settings.timeout;
+        options.attempts = settings.attempts;
+        // Mail is routed by DNS alone: /etc/hosts must not change what the probe sees.
+        options.use_hosts_file = ResolveHosts::Never;
+        options.try_tcp_on_error = true;
+        options.ndots = 0;
+        let setup = |e: NetError| Error::Resolver(format!("cannot set up the resolver: {e}"));
+        let context = PoolContext::new(options.clone(), TlsConfig::new().map_err(setup)?);
+        let direct = RetryDnsHandle::new(
+            NameServerPool::from_config(
+                config.name_servers().to_vec(),
+                Arc::new(context),
+                TokioRuntimeProvider::default(),
+            ),
+            options.attempts,
+        );
+        let mut request = DnsRequestOptions::default();
+        request.recursion_desired = true;
+        request.use_edns = options.edns0;
+        let attempts = u32::try_from(settings.attempts.max(1)).unwrap_or(u32::MAX);
+        let resolver = Resolver::builder_with_config(config, TokioRuntimeProvider::default())
+            .with_options(options)
+            .build()
+            .map_err(setup)?;
+        Ok(HickoryDns {
+            resolver,
+            direct,
+            options: request,
+            limit: settings.timeout * attempts + Duration::from_millis(250),
+        })
+    }
+
+    async fn lookup_direct(
+        &self,
+        name: Name,
+        record_type: RecordType,
+    ) -> Result<Vec<Record>, NetError> {
+        let mut responses = self
+            .direct
+            .lookup(Query::query(name, record_type), self.options);
+        match responses.next().await {
+            Some(Ok(response)) => DnsError::from_response(response)
+                .map(|response| response.answers.clone())
+                .map_err(NetError::from),
+            Some(Err(e)) => Err(e),
+            None => Err(NetError::Message("no response")),
+        }
+    }
+}
+
+impl Dns for HickoryDns {
+    async fn query(&self, name: &str, query_type: QueryType) -> Lookup {
+        timed(name, query_type, self.limit, async {
+            let fqdn = if name.ends_with('.') {
+                name.to_string()
+            } else {
+                format!("{name}.")
+            };
+            let name = match Name::from_ascii(&fqdn) {
+                Ok(name) => name,
+                Err(e) => {
+                    return Outcome::Failed {
+                        reason: format!("invalid name: {e}"),
+                    };
+                }
+            };
+            let record_type = match query_type {
+                QueryType::Mx => RecordType::MX,
+                QueryType::A => RecordType::A,
+                QueryType::Aaaa => RecordType::AAAA,
+                QueryType::Ptr => RecordType::PTR,
+                QueryType::Txt => RecordType::TXT,
+            };
+            let answers = if record_type == RecordType::PTR {
+                self.lookup_direct(name, record_type).await
+            } else {
+                self.resolver
+                    .lookup(name, record_type)
+                    .await
+                    .map(|lookup| lookup.answers().to_vec())
+            };
+            match answers {
+                Ok(answers) => {
+                    let records: Vec<Rdata> = answers
+                        .iter()
+                        .filter_map(|record| convert(&record.name.to_ascii(), &record.data))
+                        .collect();
+                    if records.iter().all(|r| matches!(r, Rdata::Cname { .. })) {
+                        Outcome::NoData
+                    } else {
+                        Outcome::Answer { records }
+                    }
+                }
+                Err(e) => outcome_of(&e),
+            }
+        })
+        .await
+    }
+}
+
+fn trim_dot(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+fn convert(owner: &str, data: &RData) -> Option<Rdata> {
+    Some(match data {
+        RData::MX(mx) => Rdata::Mx {
+            preference: mx.preference,
+            exchange: trim_dot(&mx.exchange.to_ascii()),
+        },
+        RData::A(a) => Rdata::A(a.0),
+        RData::AAAA(aaaa) => Rdata::Aaaa(aaaa.0),
+        RData::PTR(ptr) => Rdata::Ptr(trim_dot(&ptr.0.to_ascii())),
+        RData::TXT(txt) => Rdata::Txt(
+            txt.txt_data
+                .iter()
+                .map(|part| String::from_utf8_lossy(part))
+                .collect::<String>(),
+        ),
+        RData::CNAME(cname) => Rdata::Cname {
+            alias: trim_dot(owner),
+            target: trim_dot(&cname.0.to_ascii()),
+        },
+        _ => return None,
+    })
+}
+
+fn outcome_of(error: &NetError) -> Outcome {
+    match error {
+        NetError::Dns(DnsError::NoRecordsFound(none)) => match none.response_code {
+            ResponseCode::NXDomain => Outcome::NxDomain,
+            ResponseCode::NoError => Outcome::NoData,
+            ResponseCode::ServFail => Outcome::ServFail,
+            ResponseCode::Refused => Outcome::Refused,
+            other => Outcome::Failed {
+                reason: format!("response code {other}"),
+            },
+        },
+        NetError::Dns(DnsError::ResponseCode(code)) => match *code {
+            ResponseCode::ServFail => Outcome::ServFail,
+            ResponseCode::Refused => Outcome::Refused,
+            ResponseCode::NXDomain => Outcome::NxDomain,
+            other => Outcome::Failed {
+                reason: format!("response code {other}"),
+            },
+        },
+        NetError::Timeout => Outcome::Timeout,
+        NetError::Io(e) if is_unreachable(e.kind()) => Outcome::Unreachable {
+            reason: e.to_string(),
+        },
+        NetError::NoConnections => Outcome::Unreachable {
+            reason: "no connection to the resolver could be made".into(),
+        },
+        other => Outcome::Failed {
+            reason: other.to_string(),
+        },
+    }
+}
+
+fn is_unreachable(kind: io::ErrorKind) -> bool {
+    matches!(
+        kind,
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::NetworkUnreachable
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::AddrNotAvailable
+    )
+}

@@ -1,0 +1,544 @@
+//! The human report of a probe: the verdict first, then DNS, blocklists, each SMTP session,
+//! and every finding with its explanation and fix. Everything that came from the network
+//! goes through [`printable`] before it reaches the terminal.
+
+use std::io::{self, Write};
+
+use colored::Colorize;
+
+use super::human::Writer;
+use super::terminal::printable;
+use super::{Role, TextStyle};
+use crate::dnsbl::DnsblStatus;
+use crate::kb::{self, Lang, Ui, fill};
+use crate::probe::BlocklistReport;
+use crate::report::{Finding, MxHost, Report, Severity, Verdict};
+use crate::smtp::{Session, SessionOutcome, Stage, Step, TlsProblem};
+
+/// How much to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Detail {
+    /// The SMTP transcript, every blocklist answer, every finding in full.
+    pub transcript: bool,
+}
+
+fn verdict_role(verdict: Verdict) -> Role {
+    match verdict {
+        Verdict::Ok => Role::Ok,
+        Verdict::Transient | Verdict::Unknown => Role::Warn,
+        Verdict::Permanent => Role::Fail,
+    }
+}
+
+/// The verdict line: "mail to example.com: deliverable".
+#[must_use]
+pub fn verdict_line(ui: &Ui, domain: &str, verdict: Verdict) -> String {
+    let template = match verdict {
+        Verdict::Ok => ui.verdict_ok,
+        Verdict::Transient => ui.verdict_transient,
+        Verdict::Permanent => ui.verdict_permanent,
+        Verdict::Unknown => ui.verdict_unknown,
+    };
+    fill(template, &[("domain", &printable(domain))])
+}
+
+fn severity_label(ui: &Ui, severity: Severity) -> (&'static str, Role) {
+    match severity {
+        Severity::Ok => (ui.severity_ok, Role::Ok),
+        Severity::Info => (ui.severity_info, Role::Dim),
+        Severity::Warning => (ui.severity_warning, Role::Warn),
+        Severity::Transient => (ui.severity_transient, Role::Warn),
+        Severity::Permanent => (ui.severity_permanent, Role::Fail),
+    }
+}
+
+fn outcome_label(ui: &Ui, outcome: SessionOutcome) -> &'static str {
+    match outcome {
+        SessionOutcome::Completed => ui.outcome_completed,
+        SessionOutcome::ConnectRefused => ui.outcome_connect_refused,
+        SessionOutcome::ConnectTimeout => ui.outcome_connect_timeout,
+        SessionOutcome::ConnectUnreachable => ui.outcome_connect_unreachable,
+        SessionOutcome::ConnectFailed => ui.outcome_connect_failed,
+        SessionOutcome::GreetingRejected => ui.outcome_greeting_rejected,
+        SessionOutcome::Rejected => ui.outcome_rejected,
+        SessionOutcome::Timeout => ui.outcome_timeout,
+        SessionOutcome::ProtocolError => ui.outcome_protocol_error,
+        SessionOutcome::Closed => ui.outcome_closed,
+        SessionOutcome::TlsFailed => ui.outcome_tls_failed,
+    }
+}
+
+fn ms(duration: std::time::Duration) -> String {
+    format!("{:.1}", duration.as_secs_f64() * 1000.0)
+}
+
+/// One probe's report.
+pub fn report(
+    out: &mut dyn Write,
+    report: &Report,
+    lang: Lang,
+    style: TextStyle,
+    detail: Detail,
+) -> io::Result<()> {
+    let ui = kb::ui(lang);
+    let mut w = Writer::new(out, style);
+    let verdict = verdict_line(ui, &report.domain, report.verdict);
+    w.line(&format!(
+        "{} {}",
+        verdict_role(report.verdict).paint(&verdict).bold(),
+        Role::Dim.paint(&format!(
+            "({})",
+            fill(ui.label_took, &[("ms", &ms(report.timings.total))])
+        ))
+    ))?;
+
+    w.blank()?;
+    w.line(&Role::Label.paint(ui.heading_dns).to_string())?;
+    if report.null_mx && report.mx.is_empty() {
+        w.paragraph(2, ui.label_null_mx)?;
+    } else if report.implicit_mx {
+        w.paragraph(2, ui.label_implicit_mx)?;
+    }
+    if report.mx.is_empty() && !report.null_mx {
+        w.paragraph(2, ui.label_no_mx)?;
+    }
+    for host in &report.mx {
+        mx_lines(&mut w, ui, host)?;
+    }
+
+    w.blank()?;
+    w.line(&Role::Label.paint(ui.heading_blocklists).to_string())?;
+    blocklist_lines(&mut w, ui, &report.dnsbl, report.dnsbl_lists.len(), detail)?;
+
+    w.blank()?;
+    w.line(&Role::Label.paint(ui.heading_smtp).to_string())?;
+    if report.sessions.is_empty() {
+        w.paragraph(2, ui.label_no_session)?;
+    }
+    for session in &report.sessions {
+        session_lines(&mut w, ui, session, detail)?;
+    }
+
+    findings(&mut w, ui, &report.findings, detail)
+}
+
+fn mx_lines(w: &mut Writer<'_>, ui: &Ui, host: &MxHost) -> io::Result<()> {
+    let name = printable(&host.host).into_owned();
+    let preference = if host.implicit {
+        "-".to_string()
+    } else {
+        host.preference.to_string()
+    };
+    if host.addresses.is_empty() {
+        return w.line(&format!(
+            "  MX {preference:>5} {}  {}",
+            Role::Host.paint(&name),
+            Role::Warn.paint(ui.label_no_address)
+        ));
+    }
+    for (i, address) in host.addresses.iter().enumerate() {
+        let reverse = host.reverse_dns.iter().find(|r| r.address == *address);
+        let ptr = match reverse {
+            Some(r) if r.names.is_empty() => Role::Dim.paint(ui.label_ptr_none).to_string(),
+            Some(r) => {
+                let names = printable(&r.names.join(", ")).into_owned();
+                if r.forward_confirmed {
+                    Role::Dim
+                        .paint(&fill(ui.label_ptr_confirmed, &[("names", &names)]))
+                        .to_string()
+                } else {
+                    Role::Warn
+                        .paint(&fill(ui.label_ptr_unconfirmed, &[("names", &names)]))
+                        .to_string()
+                }
+            }
+            None => String::new(),
+        };
+        let lead = if i == 0 {
+            format!("  MX {preference:>5} {}", Role::Host.paint(&name))
+        } else {
+            format!("           {}", " ".repeat(name.chars().count()))
+        };
+        w.line(&format!(
+            "{lead}  {}  {ptr}",
+            Role::Host.paint(&address.to_string())
+        ))?;
+    }
+    Ok(())
+}
+
+fn status_text(status: DnsblStatus) -> &'static str {
+    match status {
+        DnsblStatus::Listed => "listed",
+        DnsblStatus::NotListed => "not listed",
+        DnsblStatus::PublicResolver => "refused: public resolver (127.255.255.254)",
+        DnsblStatus::RateLimited => "refused: too many queries (127.255.255.255)",
+        DnsblStatus::Typo => "wrong list name (127.255.255.252)",
+        DnsblStatus::Blocked => "query blocked (127.0.0.1)",
+        DnsblStatus::InvalidAnswer => "invalid answer",
+        DnsblStatus::Failed => "query failed",
+        DnsblStatus::Skipped => "not queried (no IPv6 data)",
+        DnsblStatus::Unreliable => "ignored: the list lists everything",
+    }
+}
+
+fn blocklist_lines(
+    w: &mut Writer<'_>,
+    ui: &Ui,
+    results: &[crate::dnsbl::DnsblResult],
+    lists: usize,
+    detail: Detail,
+) -> io::Result<()> {
+    if results.is_empty() && lists == 0 {
+        return w.paragraph(2, ui.label_dnsbl_off);
+    }
+    let mut shown = 0;
+    for result in results {
+        let address = result.address.to_string();
+        if result.listed {
+            shown += 1;
+            let meaning = printable(&result.meanings.join("; ")).into_owned();
+            w.line(&format!(
+                "  {}",
+                Role::Fail.paint(&fill(
+                    ui.label_listed_on,
+                    &[
+                        ("address", &address),
+                        ("list", &result.list),
+                        ("meaning", &meaning)
+                    ]
+                ))
+            ))?;
+            for txt in &result.txt {
+                w.paragraph(4, &format!("\"{}\"", printable(txt)))?;
+            }
+        } else if detail.transcript {
+            shown += 1;
+            let role = if result.status == DnsblStatus::NotListed {
+                Role::Dim
+            } else {
+                Role::Warn
+            };
+            w.line(&format!(
+                "  {}",
+                role.paint(&fill(
+                    ui.label_dnsbl_status,
+                    &[
+                        ("address", &address),
+                        ("list", &result.list),
+                        ("status", status_text(result.status)),
+                    ]
+                ))
+            ))?;
+        }
+    }
+    if !detail.transcript {
+        // Errors are the list's, not the address's: one line per list and kind of error.
+        let mut groups: Vec<(&str, DnsblStatus, Vec<String>)> = Vec::new();
+        for result in results.iter().filter(|r| {
+            !r.listed && !matches!(r.status, DnsblStatus::NotListed | DnsblStatus::Skipped)
+        }) {
+            match groups
+                .iter_mut()
+                .find(|(list, status, _)| *list == result.list && *status == result.status)
+            {
+                Some((_, _, addresses)) => addresses.push(result.address.to_string()),
+                None => groups.push((
+                    &result.list,
+                    result.status,
+                    vec![result.address.to_string()],
+                )),
+            }
+        }
+        for (list, status, addresses) in groups {
+            shown += 1;
+            w.line(&format!(
+                "  {}",
+                Role::Warn.paint(&fill(
+                    ui.label_dnsbl_status,
+                    &[
+                        ("address", &addresses.join(", ")),
+                        ("list", list),
+                        ("status", status_text(status)),
+                    ]
+                ))
+            ))?;
+        }
+    }
+    if shown == 0 {
+        let mut addresses: Vec<_> = results.iter().map(|r| r.address).collect();
+        addresses.sort();
+        addresses.dedup();
+        w.line(&format!(
+            "  {}",
+            Role::Ok.paint(&fill(
+                ui.label_not_listed,
+                &[
+                    ("lists", &lists.to_string()),
+                    ("addresses", &addresses.len().to_string())
+                ]
+            ))
+        ))?;
+    }
+    Ok(())
+}
+
+fn session_lines(w: &mut Writer<'_>, ui: &Ui, session: &Session, detail: Detail) -> io::Result<()> {
+    let role = match session.outcome {
+        SessionOutcome::Completed => Role::Ok,
+        SessionOutcome::TlsFailed => Role::Warn,
+        _ => Role::Fail,
+    };
+    let mut outcome = outcome_label(ui, session.outcome).to_string();
+    if let Some(stage) = session
+        .stage
+        .filter(|_| session.outcome != SessionOutcome::GreetingRejected)
+    {
+        outcome.push(' ');
+        outcome.push_str(&fill(ui.label_at_stage, &[("stage", stage.name())]));
+    }
+    let target = match session.address {
+        std::net::IpAddr::V4(a) => format!("{a}:{}", session.port),
+        std::net::IpAddr::V6(a) => format!("[{a}]:{}", session.port),
+    };
+    let mut line = format!(
+        "  {} {}  {}  {}",
+        Role::Host.paint(&printable(&session.host)),
+        Role::Host.paint(&target),
+        role.paint(&outcome),
+        Role::Dim.paint(&fill(ui.label_took, &[("ms", &ms(session.duration))]))
+    );
+    if session.plain_retry {
+        line.push_str("  ");
+        line.push_str(&Role::Dim.paint(ui.label_plain_retry).to_string());
+    }
+    w.line(&line)?;
+    if let Some(tls) = &session.tls {
+        let trust = if tls.trusted {
+            Role::Ok.paint("trusted").to_string()
+        } else {
+            let problems: Vec<&str> = tls.problems.iter().map(TlsProblem::name).collect();
+            Role::Warn.paint(&problems.join(", ")).to_string()
+        };
+        let leaf = tls.chain.first().map_or(String::new(), |c| {
+            format!(
+                "{} · {} → {}",
+                printable(&c.names.join(", ")),
+                printable(&c.issuer),
+                c.not_after
+            )
+        });
+        w.line(&format!(
+            "    TLS {} {}  {}  {}",
+            tls.version,
+            Role::Dim.paint(&tls.cipher),
+            trust,
+            Role::Dim.paint(&leaf)
+        ))?;
+    }
+    if detail.transcript {
+        for step in &session.steps {
+            transcript_step(w, step)?;
+        }
+    } else if let Some(step) = session
+        .steps
+        .iter()
+        .rev()
+        .find(|s| s.reply.is_some() && !matches!(s.stage, Stage::Quit | Stage::Rset))
+    {
+        // The reply that tells how it ended.
+        if let (Some(reply), true) = (&step.reply, session.outcome != SessionOutcome::Completed) {
+            for line in reply_lines(reply) {
+                w.line(&format!(
+                    "    {} {}",
+                    Role::Dim.paint("<-"),
+                    printable(&line)
+                ))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn reply_lines(reply: &crate::smtp::ReplyRecord) -> Vec<String> {
+    let code = reply.code.map(|c| c.to_string()).unwrap_or_default();
+    let last = reply.lines.len().saturating_sub(1);
+    reply
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            if code.is_empty() {
+                line.clone()
+            } else {
+                format!("{code}{}{line}", if i == last { ' ' } else { '-' })
+            }
+        })
+        .collect()
+}
+
+/// A step as swaks shows it: `->` sent, `<-` received, `~>` / `<~` inside TLS.
+fn transcript_step(w: &mut Writer<'_>, step: &Step) -> io::Result<()> {
+    let (send, receive) = if step.tls { ("~>", "<~") } else { ("->", "<-") };
+    let time = Role::Dim
+        .paint(&format!("{} ms", ms(step.duration)))
+        .to_string();
+    match step.stage {
+        Stage::Connect => w.line(&format!("    {} connect  {time}", Role::Dim.paint("=="))),
+        Stage::TlsHandshake => w.line(&format!(
+            "    {} TLS handshake  {time}",
+            Role::Dim.paint("==")
+        )),
+        _ => {
+            if let Some(command) = &step.command {
+                w.line(&format!(
+                    "    {} {}",
+                    Role::Code.paint(send),
+                    printable(command)
+                ))?;
+            }
+            if let Some(reply) = &step.reply {
+                let lines = reply_lines(reply);
+                let last = lines.len().saturating_sub(1);
+                for (i, line) in lines.iter().enumerate() {
+                    let suffix = if i == last {
+                        format!("  {time}")
+                    } else {
+                        String::new()
+                    };
+                    w.line(&format!(
+                        "    {} {}{suffix}",
+                        Role::Host.paint(receive),
+                        printable(line)
+                    ))?;
+                }
+            }
+            Ok(())
+        }
+    }?;
+    if let Some(error) = &step.error {
+        w.line(&format!(
+            "    {} {}",
+            Role::Warn.paint("!!"),
+            printable(error)
+        ))?;
+    }
+    Ok(())
+}
+
+fn findings(w: &mut Writer<'_>, ui: &Ui, all: &[Finding], detail: Detail) -> io::Result<()> {
+    if all.is_empty() {
+        return Ok(());
+    }
+    w.blank()?;
+    w.line(&Role::Label.paint(ui.heading_findings).to_string())?;
+    let mut sorted: Vec<&Finding> = all.iter().collect();
+    sorted.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    for finding in sorted {
+        let (label, role) = severity_label(ui, finding.severity);
+        let codes = [
+            finding.code.map(|c| c.to_string()),
+            finding.enhanced.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+        let codes = if codes.is_empty() {
+            String::new()
+        } else {
+            format!("{} ", Role::Code.paint(&codes))
+        };
+        w.line(&format!(
+            "  {} {codes}{}",
+            role.paint(&format!("[{label}]")),
+            Role::Heading.paint(&printable(&finding.title))
+        ))?;
+        let full = detail.transcript || finding.severity >= Severity::Warning;
+        if full {
+            w.paragraph(4, &finding.explanation)?;
+            w.paragraph(4, &format!("{}: {}", ui.label_fix, finding.fix))?;
+        }
+    }
+    Ok(())
+}
+
+/// `smtpdiag blocklist`: one line per listing or error, then the findings.
+pub fn blocklist_report(
+    out: &mut dyn Write,
+    report: &BlocklistReport,
+    lang: Lang,
+    style: TextStyle,
+    detail: Detail,
+) -> io::Result<()> {
+    let ui = kb::ui(lang);
+    let mut w = Writer::new(out, style);
+    w.line(&Role::Label.paint(ui.heading_blocklists).to_string())?;
+    blocklist_lines(&mut w, ui, &report.dnsbl, report.dnsbl_lists.len(), detail)?;
+    findings(&mut w, ui, &report.findings, detail)
+}
+
+/// The table after a batch: how many domains got each verdict, then the failing ones
+/// (at most `cap` of them, so that memory does not grow with the list).
+pub fn summary(
+    out: &mut dyn Write,
+    counts: &[usize; 4],
+    failing: &[(String, Verdict, std::time::Duration)],
+    cap: usize,
+    lang: Lang,
+    style: TextStyle,
+) -> io::Result<()> {
+    let ui = kb::ui(lang);
+    let mut w = Writer::new(out, style);
+    w.blank()?;
+    let total: usize = counts.iter().sum();
+    w.line(&format!(
+        "{}  {total} {}",
+        Role::Label.paint(ui.heading_summary),
+        ui.label_domains
+    ))?;
+    for (verdict, count) in [
+        (Verdict::Ok, counts[0]),
+        (Verdict::Transient, counts[1]),
+        (Verdict::Permanent, counts[2]),
+        (Verdict::Unknown, counts[3]),
+    ] {
+        w.line(&format!(
+            "  {}  {count}",
+            verdict_role(verdict).paint(&format!("{:<9}", verdict_word(verdict)))
+        ))?;
+    }
+    let width = failing
+        .iter()
+        .map(|(d, _, _)| d.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(60);
+    if !failing.is_empty() {
+        w.blank()?;
+    }
+    for (domain, verdict, took) in failing {
+        w.line(&format!(
+            "  {:<width$}  {}  {}",
+            printable(domain),
+            verdict_role(*verdict).paint(&format!("{:<9}", verdict_word(*verdict))),
+            Role::Dim.paint(&format!("{} ms", ms(*took)))
+        ))?;
+    }
+    let not_ok = total - counts[0];
+    if not_ok > failing.len() && failing.len() >= cap {
+        w.line(&format!("  … +{}", not_ok - failing.len()))?;
+    }
+    Ok(())
+}
+
+/// The verdict as the JSON contract spells it.
+#[must_use]
+pub fn verdict_word(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Ok => "ok",
+        Verdict::Transient => "transient",
+        Verdict::Permanent => "permanent",
+        Verdict::Unknown => "unknown",
+    }
+}

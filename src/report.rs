@@ -1,0 +1,207 @@
+//! The report of one probe: what DNS, the blocklists and each SMTP session showed, every
+//! finding explained, and the verdict. Human text and JSON are both renderings of this one
+//! model; its JSON form is the contract documented in `docs/json.md`.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+use crate::dns::Lookup;
+use crate::dnsbl::{DnsblResult, ListHealth};
+use crate::exit::ExitStatus;
+use crate::kb::{self, FindingKind, Lang};
+use crate::smtp::Session;
+
+/// Durations in JSON are milliseconds with microsecond precision.
+pub fn serialize_ms<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    let ms = (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0;
+    serializer.serialize_f64(ms)
+}
+
+/// How bad a finding is, from good news to a permanent failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// Something checked and found in order.
+    Ok,
+    /// Worth knowing; nothing to fix.
+    Info,
+    /// Something to fix that does not stop mail today.
+    Warning,
+    /// Mail is delayed: a temporary failure that may clear.
+    Transient,
+    /// Mail bounces: a failure that will not clear by itself.
+    Permanent,
+}
+
+/// The answer to "does mail to this domain get through?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Deliverable.
+    Ok,
+    /// Temporarily failing: sending servers queue and retry.
+    Transient,
+    /// Permanently failing: mail bounces.
+    Permanent,
+    /// The probe could not complete; nothing is known.
+    Unknown,
+}
+
+impl Verdict {
+    /// The exit status that carries this verdict.
+    #[must_use]
+    pub fn exit_status(self) -> ExitStatus {
+        match self {
+            Verdict::Ok => ExitStatus::Ok,
+            Verdict::Transient => ExitStatus::Transient,
+            Verdict::Permanent => ExitStatus::Permanent,
+            Verdict::Unknown => ExitStatus::Incomplete,
+        }
+    }
+}
+
+/// One thing the probe found, explained, with what to do about it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    /// What kind of finding this is: `null-mx`, `reply`, `dnsbl-listed-sender`, ...
+    pub kind: String,
+    /// The basic reply code the finding is about (or the code a server would send).
+    pub code: Option<u16>,
+    /// The enhanced status code, if any.
+    pub enhanced: Option<String>,
+    pub title: String,
+    pub explanation: String,
+    pub fix: String,
+    /// The host, address, list or stage the finding is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The reply signature that recognised the reply, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+}
+
+impl Finding {
+    /// A finding of a kind whose text comes from `kb/<lang>/findings.toml`, with its
+    /// placeholders filled from `values`.
+    #[must_use]
+    pub fn of_kind(
+        kind: FindingKind,
+        severity: Severity,
+        lang: Lang,
+        values: &[(&str, &str)],
+    ) -> Finding {
+        let text = kb::finding_text(kind, lang);
+        Finding {
+            severity,
+            kind: kind.key().to_string(),
+            code: None,
+            enhanced: None,
+            title: kb::fill(text.title, values),
+            explanation: kb::fill(text.explanation, values),
+            fix: kb::fill(text.fix, values),
+            subject: None,
+            signature: None,
+        }
+    }
+
+    /// Sets the reply codes the finding stands for.
+    #[must_use]
+    pub fn with_codes(mut self, code: Option<u16>, enhanced: Option<&str>) -> Finding {
+        self.code = code;
+        self.enhanced = enhanced.map(str::to_string);
+        self
+    }
+
+    /// Sets what the finding is about.
+    #[must_use]
+    pub fn about(mut self, subject: impl Into<String>) -> Finding {
+        self.subject = Some(subject.into());
+        self
+    }
+}
+
+/// A mail exchanger of the domain and what DNS says about it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MxHost {
+    pub preference: u16,
+    /// The exchange name, A-labels, no final dot.
+    pub host: String,
+    pub addresses: Vec<IpAddr>,
+    /// The domain itself, used because it has no MX record (RFC 5321 §5.1).
+    pub implicit: bool,
+    /// The target when the exchange is an alias.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cname: Option<String>,
+    /// Reverse DNS of each address.
+    pub reverse_dns: Vec<ReverseDns>,
+}
+
+/// The PTR names of an address and whether one of them resolves back to it (`FCrDNS`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReverseDns {
+    pub address: IpAddr,
+    pub names: Vec<String>,
+    pub forward_confirmed: bool,
+}
+
+/// Time spent in each part of the probe.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Timings {
+    #[serde(serialize_with = "serialize_ms", rename = "total_ms")]
+    pub total: Duration,
+    #[serde(serialize_with = "serialize_ms", rename = "dns_ms")]
+    pub dns: Duration,
+    #[serde(serialize_with = "serialize_ms", rename = "dnsbl_ms")]
+    pub dnsbl: Duration,
+    #[serde(serialize_with = "serialize_ms", rename = "smtp_ms")]
+    pub smtp: Duration,
+}
+
+/// Everything one probe of one domain found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The domain as given.
+    pub domain: String,
+    /// The domain in A-labels, as queried.
+    pub ascii_domain: String,
+    pub verdict: Verdict,
+    /// The exit status this report alone would give.
+    pub exit_code: u8,
+    pub null_mx: bool,
+    pub implicit_mx: bool,
+    pub mx: Vec<MxHost>,
+    pub dnsbl: Vec<DnsblResult>,
+    /// The health of each blocklist queried (RFC 5782 test entries).
+    pub dnsbl_lists: Vec<ListHealth>,
+    pub sessions: Vec<Session>,
+    pub findings: Vec<Finding>,
+    /// Every DNS query made, with its outcome and duration.
+    pub lookups: Vec<Lookup>,
+    pub timings: Timings,
+    pub lang: Lang,
+}
+
+impl Report {
+    /// The verdict the findings support: unknown when the probe could not complete,
+    /// otherwise the worst of the failures.
+    #[must_use]
+    pub fn verdict_of(findings: &[Finding], incomplete: bool) -> Verdict {
+        if incomplete {
+            return Verdict::Unknown;
+        }
+        match findings.iter().map(|f| f.severity).max() {
+            Some(Severity::Permanent) => Verdict::Permanent,
+            Some(Severity::Transient) => Verdict::Transient,
+            _ => Verdict::Ok,
+        }
+    }
+
+    /// Sets the verdict and exit code from the findings.
+    pub fn conclude(&mut self, incomplete: bool) {
+        self.verdict = Report::verdict_of(&self.findings, incomplete);
+        self.exit_code = self.verdict.exit_status().code();
+    }
+}
