@@ -225,6 +225,8 @@ fn mx_shapes() {
         &["10 mx.healthy.test.", "20 mx.batch-a.test."],
     );
     assert_answer("mx.batch-a.test", "A", &["127.0.1.1"]);
+    assert_answer("fault.test", "MX", &["10 mx.fault.test."]);
+    assert_answer("mx.fault.test", "A", &["127.0.0.1"]);
 }
 
 #[test]

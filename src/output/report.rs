@@ -116,7 +116,7 @@ pub fn report(
         w.paragraph(2, ui.label_no_session)?;
     }
     for session in &report.sessions {
-        session_lines(&mut w, ui, session, detail)?;
+        session_lines(&mut w, lang, session, detail)?;
     }
 
     findings(&mut w, ui, &report.findings, detail)
@@ -283,7 +283,13 @@ fn blocklist_lines(
     Ok(())
 }
 
-fn session_lines(w: &mut Writer<'_>, ui: &Ui, session: &Session, detail: Detail) -> io::Result<()> {
+fn session_lines(
+    w: &mut Writer<'_>,
+    lang: Lang,
+    session: &Session,
+    detail: Detail,
+) -> io::Result<()> {
+    let ui = kb::ui(lang);
     let role = match session.outcome {
         SessionOutcome::Completed => Role::Ok,
         SessionOutcome::TlsFailed => Role::Warn,
@@ -295,7 +301,7 @@ fn session_lines(w: &mut Writer<'_>, ui: &Ui, session: &Session, detail: Detail)
         .filter(|_| session.outcome != SessionOutcome::GreetingRejected)
     {
         outcome.push(' ');
-        outcome.push_str(&fill(ui.label_at_stage, &[("stage", stage.name())]));
+        outcome.push_str(&fill(ui.label_at_stage, &[("stage", stage.label(lang))]));
     }
     let target = match session.address {
         std::net::IpAddr::V4(a) => format!("{a}:{}", session.port),
@@ -329,7 +335,7 @@ fn session_lines(w: &mut Writer<'_>, ui: &Ui, session: &Session, detail: Detail)
             )
         });
         w.line(&format!(
-            "    TLS {} {}  {}  {}",
+            "    {} {}  {}  {}",
             tls.version,
             Role::Dim.paint(&tls.cipher),
             trust,
@@ -457,7 +463,7 @@ fn findings(w: &mut Writer<'_>, ui: &Ui, all: &[Finding], detail: Detail) -> io:
         let full = detail.transcript || finding.severity >= Severity::Warning;
         if full {
             w.paragraph(4, &finding.explanation)?;
-            w.paragraph(4, &format!("{}: {}", ui.label_fix, finding.fix))?;
+            w.paragraph(4, &fill(ui.fix_line, &[("fix", &finding.fix)]))?;
         }
     }
     Ok(())

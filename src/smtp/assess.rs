@@ -156,10 +156,10 @@ fn session_findings(
     }
 }
 
-fn stage_label(step: &Step) -> String {
+fn stage_label(step: &Step, lang: Lang) -> String {
     match (&step.stage, &step.command) {
         (Stage::RcptTo, Some(command)) => command.clone(),
-        (stage, _) => stage.name().to_string(),
+        (stage, _) => stage.label(lang).to_string(),
     }
 }
 
@@ -243,7 +243,7 @@ fn reply_finding(
         ),
         (None, None) => (String::new(), String::new(), String::new()),
     };
-    let stage = stage_label(step);
+    let stage = stage_label(step, lang);
     let mut values: Vec<(&str, &str)> = vec![
         ("host", host),
         ("stage", &stage),
@@ -312,7 +312,7 @@ fn error_finding(
     let host = session.host.as_str();
     let address = session.address.to_string();
     let port_text = port.to_string();
-    let stage = stage_label(step);
+    let stage = stage_label(step, lang);
     let seconds = format!("{:.1}", step.duration.as_secs_f64());
     let values = [
         ("host", host),

@@ -85,7 +85,19 @@ pub enum Stage {
 }
 
 impl Stage {
-    /// The name used in reports and the transcript.
+    /// The name a reader sees: protocol words as they are, the rest in the language.
+    #[must_use]
+    pub fn label(self, lang: crate::kb::Lang) -> &'static str {
+        let ui = crate::kb::ui(lang);
+        match self {
+            Stage::Connect => ui.smtp_stage_connect,
+            Stage::Greeting => ui.smtp_stage_greeting,
+            Stage::TlsHandshake => ui.smtp_stage_tls_handshake,
+            other => other.name(),
+        }
+    }
+
+    /// The name used in the transcript and in error texts.
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {

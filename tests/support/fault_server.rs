@@ -7,7 +7,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -44,6 +44,15 @@ pub struct FaultServer {
     pub addr: SocketAddr,
     commands: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
+    connections: Arc<Counters>,
+}
+
+/// Connections now open, the most ever open at once, and the total.
+#[derive(Default)]
+struct Counters {
+    open: AtomicUsize,
+    most: AtomicUsize,
+    total: AtomicUsize,
 }
 
 const EHLO_REPLY: &str = "250-fault.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n";
@@ -55,27 +64,48 @@ impl FaultServer {
         let addr = listener.local_addr().unwrap();
         let commands = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (seen, stopping) = (commands.clone(), stop.clone());
+        let connections = Arc::new(Counters::default());
+        let (seen, stopping, counters) = (commands.clone(), stop.clone(), connections.clone());
         thread::spawn(move || {
             for stream in listener.incoming() {
                 if stopping.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let (seen, stopping) = (seen.clone(), stopping.clone());
-                thread::spawn(move || serve(stream, fault, &seen, &stopping));
+                let (seen, stopping, counters) = (seen.clone(), stopping.clone(), counters.clone());
+                thread::spawn(move || {
+                    let open = counters.open.fetch_add(1, Ordering::SeqCst) + 1;
+                    counters.most.fetch_max(open, Ordering::SeqCst);
+                    counters.total.fetch_add(1, Ordering::SeqCst);
+                    let mut connection = Open {
+                        counters: &counters,
+                        closed: false,
+                    };
+                    serve(stream, fault, &seen, &stopping, &mut connection);
+                });
             }
         });
         FaultServer {
             addr,
             commands,
             stop,
+            connections,
         }
     }
 
     /// Every command line received, in order.
     pub fn commands(&self) -> Vec<String> {
         self.commands.lock().unwrap().clone()
+    }
+
+    /// The most connections that were ever open at the same time.
+    pub fn most_at_once(&self) -> usize {
+        self.connections.most.load(Ordering::SeqCst)
+    }
+
+    /// How many connections were accepted in all.
+    pub fn connections(&self) -> usize {
+        self.connections.total.load(Ordering::SeqCst)
     }
 
     /// Whether any command that carries a message (DATA, BDAT) ever arrived.
@@ -99,6 +129,28 @@ impl Drop for FaultServer {
     }
 }
 
+/// One open connection in the counters; it counts as closed from the moment the server
+/// answers QUIT, since the client may connect again as soon as it reads the answer.
+struct Open<'a> {
+    counters: &'a Counters,
+    closed: bool,
+}
+
+impl Open<'_> {
+    fn close(&mut self) {
+        if !self.closed {
+            self.closed = true;
+            self.counters.open.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
 fn send(stream: &mut TcpStream, fault: Fault, text: &str) -> std::io::Result<()> {
     match fault {
         Fault::SplitReply => {
@@ -114,7 +166,13 @@ fn send(stream: &mut TcpStream, fault: Fault, text: &str) -> std::io::Result<()>
     }
 }
 
-fn serve(mut stream: TcpStream, fault: Fault, seen: &Mutex<Vec<String>>, stop: &AtomicBool) {
+fn serve(
+    mut stream: TcpStream,
+    fault: Fault,
+    seen: &Mutex<Vec<String>>,
+    stop: &AtomicBool,
+    connection: &mut Open<'_>,
+) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let greeting = match fault {
         Fault::SilentBanner => {
@@ -199,6 +257,7 @@ fn serve(mut stream: TcpStream, fault: Fault, seen: &Mutex<Vec<String>>, stop: &
             "DATA" | "BDAT" => "554 5.5.1 The probe must never send DATA\r\n".to_string(),
             "RSET" => "250 2.0.0 Ok\r\n".to_string(),
             "QUIT" => {
+                connection.close();
                 let _ = send(&mut stream, fault, "221 2.0.0 Bye\r\n");
                 return;
             }

@@ -1,0 +1,311 @@
+//! The report layer through the binary: terminal safety, batch mode (input order, errors,
+//! the per-destination limit, the summary), the Nagios line, completions and the man page.
+
+mod support;
+
+use std::io::Write as _;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+use support::fault_server::{Fault, FaultServer};
+
+fn smtpdiag() -> Command {
+    let mut cmd = Command::cargo_bin("smtpdiag").unwrap();
+    cmd.env_remove("LANG")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("NO_COLOR");
+    cmd
+}
+
+/// Arguments that aim the probe at the lab, and at a fault server's port.
+fn lab_args(port: u16) -> Vec<String> {
+    support::lab::ensure_running();
+    [
+        "--resolver",
+        support::lab::RESOLVER,
+        "--timeout",
+        "5",
+        "--port",
+        &port.to_string(),
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect()
+}
+
+#[test]
+fn a_banner_with_escape_sequences_never_reaches_stdout_raw() {
+    let server = FaultServer::start(Fault::EscapeBanner);
+    let output = smtpdiag()
+        .arg("fault.test")
+        .args(lab_args(server.addr.port()))
+        .args(["-v", "--color", "never", "--helo", "probe.smtpdiag.test"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("fault.test"), "{stdout}");
+    assert!(!stdout.contains('\u{1b}'), "raw ESC on stdout:\n{stdout}");
+    assert!(!stdout.contains('\u{9b}'), "raw CSI on stdout:\n{stdout}");
+    assert!(stdout.contains("\\x1b]0;pwned\\x07"), "{stdout}");
+
+    // With colour on, our own colour codes are there, the server's are not.
+    let output = smtpdiag()
+        .arg("fault.test")
+        .args(lab_args(server.addr.port()))
+        .args(["-v", "--color", "always", "--helo", "probe.smtpdiag.test"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("\u{1b}["), "no colour at all");
+    assert!(!stdout.contains("\u{1b}]0;pwned"), "{stdout}");
+    assert!(!stdout.contains("\u{1b}[31mRED"), "{stdout}");
+    assert!(!server.saw_data());
+}
+
+#[test]
+fn batch_json_lines_come_in_input_order_with_errors_in_place() {
+    support::lab::ensure_running();
+    let mut list = tempfile();
+    writeln!(list, "# the first twenty batch domains, and one mistake").unwrap();
+    for n in 1..=20 {
+        writeln!(list, "d{n:04}.batch.test   # comment after a domain").unwrap();
+        if n == 7 {
+            writeln!(list, "\nbad..name").unwrap();
+        }
+    }
+    let output = smtpdiag()
+        .args([
+            "-f",
+            list.path_str(),
+            "--json",
+            "--concurrency",
+            "8",
+            "--no-dnsbl",
+        ])
+        .args([
+            "--resolver",
+            support::lab::RESOLVER,
+            "--helo",
+            "probe.smtpdiag.test",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(64),
+        "a bad line makes the batch exit 64"
+    );
+    let lines: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 21);
+    let mut expected: Vec<String> = (1..=20).map(|n| format!("d{n:04}.batch.test")).collect();
+    expected.insert(7, "bad..name".into());
+    let domains: Vec<&str> = lines
+        .iter()
+        .map(|l| l["domain"].as_str().unwrap())
+        .collect();
+    assert_eq!(domains, expected);
+    for line in &lines {
+        support::schema::check_report(line);
+    }
+    assert_eq!(lines[7]["exit_code"], 64);
+    assert!(
+        lines[7]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a domain name")
+    );
+    for line in lines.iter().filter(|l| l.get("error").is_none()) {
+        assert_eq!(line["verdict"], "ok", "{line}");
+    }
+    assert!(String::from_utf8_lossy(&output.stderr).contains("bad..name"));
+}
+
+#[test]
+fn no_server_sees_more_than_one_probe_at_a_time() {
+    let server = FaultServer::start(Fault::SplitReply);
+    let domains = vec!["fault.test"; 12];
+    let output = smtpdiag()
+        .args(&domains)
+        .args(lab_args(server.addr.port()))
+        .args([
+            "--concurrency",
+            "12",
+            "--json",
+            "--no-dnsbl",
+            "--helo",
+            "probe.smtpdiag.test",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap().lines().count(),
+        12
+    );
+    assert_eq!(server.connections(), 12);
+    assert_eq!(
+        server.most_at_once(),
+        1,
+        "two probes talked to the server at once"
+    );
+}
+
+#[test]
+fn human_batch_ends_with_a_summary() {
+    support::lab::ensure_running();
+    smtpdiag()
+        .args(["healthy.test", "nullmx.test", "grey.test"])
+        .args([
+            "--resolver",
+            support::lab::RESOLVER,
+            "--helo",
+            "probe.smtpdiag.test",
+        ])
+        .args(["--color", "never", "--no-dnsbl"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains(
+            "mail to healthy.test: deliverable",
+        ))
+        .stdout(predicate::str::contains(
+            "mail to nullmx.test: permanently failing",
+        ))
+        .stdout(predicate::str::contains(
+            "mail to grey.test: temporarily failing",
+        ))
+        .stdout(predicate::str::contains("Summary  3 domains"))
+        .stdout(predicate::str::is_match(r"(?m)^  nullmx\.test +permanent").unwrap());
+}
+
+#[test]
+fn nagios_line_with_performance_data() {
+    support::lab::ensure_running();
+    for (domain, code, word) in [
+        ("healthy.test", 0, "OK"),
+        ("grey.test", 1, "WARNING"),
+        ("nullmx.test", 2, "CRITICAL"),
+    ] {
+        let output = smtpdiag()
+            .args([domain, "--nagios", "--no-dnsbl"])
+            .args([
+                "--resolver",
+                support::lab::RESOLVER,
+                "--helo",
+                "probe.smtpdiag.test",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(code), "{domain}");
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        assert_eq!(stdout.lines().count(), 1, "{stdout}");
+        assert!(
+            stdout.starts_with(&format!("SMTPDIAG {word} - mail to {domain}")),
+            "{stdout}"
+        );
+        let perfdata = stdout.split_once(" | ").unwrap().1;
+        assert!(
+            predicate::str::is_match(r"^total=[0-9.]+s;;;0 dns=[0-9.]+s;;;0 dnsbl=[0-9.]+s;;;0 smtp=[0-9.]+s;;;0 findings=\d+;;;0\n$")
+                .unwrap()
+                .eval(perfdata),
+            "{perfdata:?}"
+        );
+    }
+    let output = smtpdiag()
+        .args([
+            "healthy.test",
+            "--nagios",
+            "--resolver",
+            "127.0.0.1:9",
+            "--dns-timeout",
+            "0.5",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("SMTPDIAG UNKNOWN"));
+}
+
+#[test]
+fn completions_and_man_page() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        smtpdiag()
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("smtpdiag"))
+            .stdout(predicate::str::contains("resolver"));
+    }
+    smtpdiag()
+        .arg("man")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(".TH smtpdiag"))
+        .stdout(predicate::str::contains("Exit status"));
+}
+
+#[test]
+fn cr_lf_in_addresses_is_refused_before_anything_is_sent() {
+    let server = FaultServer::start(Fault::Healthy);
+    for args in [
+        ["--rcpt", "a@fault.test\r\nDATA"],
+        ["--from", "a@fault.test\nRSET"],
+        ["--helo", "probe\r\nDATA"],
+    ] {
+        smtpdiag()
+            .arg("fault.test")
+            .args(lab_args(server.addr.port()))
+            .args(args)
+            .assert()
+            .code(64)
+            .stderr(predicate::str::contains("control character"))
+            .stderr(predicate::str::contains("panicked").not());
+    }
+    assert_eq!(
+        server.connections(),
+        0,
+        "a connection was made despite bad input"
+    );
+}
+
+/// A temporary file removed when dropped; the crate needs no dependency for this.
+struct TempFile {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+}
+
+impl TempFile {
+    fn path_str(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+}
+
+impl std::io::Write for TempFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn tempfile() -> TempFile {
+    let path = std::env::temp_dir().join(format!(
+        "smtpdiag-test-{}-{:?}.txt",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let file = std::fs::File::create(&path).unwrap();
+    TempFile { path, file }
+}
