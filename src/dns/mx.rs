@@ -38,6 +38,17 @@ fn outcome_name(outcome: &Outcome) -> &'static str {
     }
 }
 
+/// A finding about the domain as a whole, whose text needs only its name.
+fn domain_finding(
+    kind: FindingKind,
+    severity: Severity,
+    lang: Lang,
+    domain: &DomainName,
+) -> Finding {
+    Finding::of_kind(kind, severity, lang, &[("domain", domain.display.as_str())])
+        .about(domain.ascii.clone())
+}
+
 /// A finding for a lookup the resolver itself could not answer.
 fn resolver_failure(lookup: &Lookup, lang: Lang) -> Finding {
     let query_type = lookup.query_type.to_string();
@@ -91,27 +102,25 @@ pub async fn resolve(dns: &impl Dns, domain: &DomainName, lang: Lang) -> MxResol
         Outcome::NoData => return implicit_mx(dns, domain, lang, result).await,
         Outcome::NxDomain => {
             result.findings.push(
-                Finding::of_kind(
+                domain_finding(
                     FindingKind::DomainNxdomain,
                     Severity::Permanent,
                     lang,
-                    &[("domain", shown)],
+                    domain,
                 )
-                .with_codes(Some(550), Some("5.1.2"))
-                .about(name),
+                .with_codes(Some(550), Some("5.1.2")),
             );
             return result;
         }
         Outcome::ServFail => {
             result.findings.push(
-                Finding::of_kind(
+                domain_finding(
                     FindingKind::DomainServfail,
                     Severity::Transient,
                     lang,
-                    &[("domain", shown)],
+                    domain,
                 )
-                .with_codes(Some(451), Some("4.4.3"))
-                .about(name),
+                .with_codes(Some(451), Some("4.4.3")),
             );
             return result;
         }
@@ -146,26 +155,17 @@ pub async fn resolve(dns: &impl Dns, domain: &DomainName, lang: Lang) -> MxResol
         }
         if exchanges.is_empty() {
             result.findings.push(
-                Finding::of_kind(
-                    FindingKind::NullMx,
-                    Severity::Permanent,
-                    lang,
-                    &[("domain", shown)],
-                )
-                .with_codes(Some(556), Some("5.1.10"))
-                .about(name),
+                domain_finding(FindingKind::NullMx, Severity::Permanent, lang, domain)
+                    .with_codes(Some(556), Some("5.1.10")),
             );
             return result;
         }
-        result.findings.push(
-            Finding::of_kind(
-                FindingKind::NullMxMixed,
-                Severity::Warning,
-                lang,
-                &[("domain", shown)],
-            )
-            .about(name),
-        );
+        result.findings.push(domain_finding(
+            FindingKind::NullMxMixed,
+            Severity::Warning,
+            lang,
+            domain,
+        ));
     }
 
     // The same host at several preferences: keep its best preference, say so once.
@@ -205,7 +205,7 @@ pub async fn resolve(dns: &impl Dns, domain: &DomainName, lang: Lang) -> MxResol
         result.findings.extend(exchange.findings);
         result.hosts.push(exchange.host);
     }
-    conclude_hosts(&mut result, shown, name, transient_failure, lang);
+    conclude_hosts(&mut result, domain, transient_failure, lang);
     result
 }
 
@@ -230,27 +230,18 @@ async fn implicit_mx(
                 .any(|l| l.outcome.is_resolver_failure());
         } else {
             result.findings.push(
-                Finding::of_kind(
-                    FindingKind::NoMailHost,
-                    Severity::Permanent,
-                    lang,
-                    &[("domain", shown)],
-                )
-                .with_codes(Some(550), Some("5.1.2"))
-                .about(name),
+                domain_finding(FindingKind::NoMailHost, Severity::Permanent, lang, domain)
+                    .with_codes(Some(550), Some("5.1.2")),
             );
         }
         return result;
     }
-    result.findings.push(
-        Finding::of_kind(
-            FindingKind::ImplicitMx,
-            Severity::Info,
-            lang,
-            &[("domain", shown)],
-        )
-        .about(name),
-    );
+    result.findings.push(domain_finding(
+        FindingKind::ImplicitMx,
+        Severity::Info,
+        lang,
+        domain,
+    ));
     let mut host = exchange.host;
     host.implicit = true;
     result.hosts.push(host);
@@ -381,8 +372,7 @@ async fn resolve_exchange(
 /// Findings about the set of exchanges as a whole.
 fn conclude_hosts(
     result: &mut MxResolution,
-    shown: &str,
-    name: &str,
+    domain: &DomainName,
     transient_failure: bool,
     lang: Lang,
 ) {
@@ -403,14 +393,8 @@ fn conclude_hosts(
             (550, "5.4.4")
         };
         result.findings.push(
-            Finding::of_kind(
-                FindingKind::NoUsableMx,
-                severity,
-                lang,
-                &[("domain", shown)],
-            )
-            .with_codes(Some(code), Some(enhanced))
-            .about(name),
+            domain_finding(FindingKind::NoUsableMx, severity, lang, domain)
+                .with_codes(Some(code), Some(enhanced)),
         );
         result.incomplete |= transient_failure
             && result
