@@ -172,10 +172,12 @@ pub fn target(input: &str, rcpts: &[String]) -> Result<Target, Error> {
     Ok(Target { domain, rcpts })
 }
 
-/// The name this host gives itself; a warning follows in the report when it is not fully
-/// qualified, because strict servers refuse such a name.
+/// This host's fully qualified name, found the way `hostname -f` finds it without DNS: the
+/// kernel's host name, completed from the line of /etc/hosts that names it. A warning
+/// follows in the report when it is still not fully qualified, because strict servers
+/// refuse such a name.
 fn local_host_name() -> String {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+    let short = ["/proc/sys/kernel/hostname", "/etc/hostname"]
         .iter()
         .find_map(|path| {
             std::fs::read_to_string(path)
@@ -183,7 +185,33 @@ fn local_host_name() -> String {
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty() && !s.contains(char::is_whitespace))
         })
-        .unwrap_or_else(|| "localhost".to_string())
+        .unwrap_or_else(|| "localhost".to_string());
+    if short.contains('.') {
+        return short;
+    }
+    std::fs::read_to_string("/etc/hosts")
+        .ok()
+        .and_then(|hosts| fully_qualified(&short, &hosts))
+        .unwrap_or(short)
+}
+
+/// The first name ending in `.<domain>` on an /etc/hosts line that lists `short`.
+fn fully_qualified(short: &str, hosts: &str) -> Option<String> {
+    let prefix = format!("{short}.");
+    hosts.lines().find_map(|line| {
+        let line = line.split('#').next().unwrap_or_default();
+        let names: Vec<&str> = line.split_whitespace().skip(1).collect();
+        names
+            .iter()
+            .any(|n| *n == short || n.starts_with(&prefix))
+            .then(|| {
+                names
+                    .iter()
+                    .find(|n| n.starts_with(&prefix))
+                    .map(ToString::to_string)
+            })
+            .flatten()
+    })
 }
 
 fn probe_config(cli: &Cli, lang: Lang) -> Result<ProbeConfig, Error> {
@@ -410,6 +438,17 @@ mod tests {
         assert_eq!(t.rcpts, ["bob@Example.com"]);
         let t = target("example.com", &[]).unwrap();
         assert_eq!(t.rcpts, ["postmaster@example.com"]);
+    }
+
+    #[test]
+    fn host_name_is_completed_from_etc_hosts() {
+        let hosts = "127.0.0.1 localhost\n192.0.2.5 mail.example.net mail # the MTA\n";
+        assert_eq!(
+            fully_qualified("mail", hosts).as_deref(),
+            Some("mail.example.net")
+        );
+        assert_eq!(fully_qualified("other", hosts), None);
+        assert_eq!(fully_qualified("localhost", hosts), None);
     }
 
     #[test]
