@@ -161,6 +161,7 @@ fn each_scenario_domain_has_its_mx() {
         ("relay", "127.0.0.17"),
         ("stall", "127.0.0.18"),
         ("expired", "127.0.0.19"),
+        ("selfsigned", "127.0.0.20"),
     ] {
         assert_answer(
             &format!("{domain}.test"),
@@ -293,6 +294,7 @@ fn reverse_dns() {
         ("127.0.0.17", "mx.relay.test."),
         ("127.0.0.18", "mx.stall.test."),
         ("127.0.0.19", "mx.expired.test."),
+        ("127.0.0.20", "mx.selfsigned.test."),
         ("::1", "mx.v6only.test."),
     ] {
         let d = ptr(ip);
@@ -876,6 +878,8 @@ fn certificates() {
     assert!(!ok && text.contains("hostname mismatch"), "{text}");
     let (ok, text) = tls_verify(lab::EXPIRED, "mx.expired.test");
     assert!(!ok && text.contains("certificate has expired"), "{text}");
+    let (ok, text) = tls_verify(lab::SELFSIGNED, "mx.selfsigned.test");
+    assert!(!ok && text.contains("self-signed certificate"), "{text}");
 }
 
 #[test]

@@ -398,6 +398,19 @@ fn the_lab_ca_makes_the_certificate_trusted() {
 }
 
 #[test]
+fn self_signed_certificate() {
+    let ca = support::lab::ca_file();
+    // Trusting the lab CA changes nothing: the certificate signed itself.
+    let (code, report) = probe(&["selfsigned.test", "--ca-file", &ca]);
+    assert_eq!(code, 0, "a certificate problem does not stop delivery");
+    let tls = &report["sessions"][0]["tls"];
+    assert_eq!(tls["trusted"], false);
+    assert_eq!(tls["problems"][0]["problem"], "self-signed");
+    assert_eq!(tls["chain"][0]["self_signed"], true);
+    assert_eq!(finding(&report, "tls-self-signed")["severity"], "warning");
+}
+
+#[test]
 fn expired_and_misnamed_certificates() {
     let ca = support::lab::ca_file();
     let (_, report) = probe(&["expired.test", "--ca-file", &ca]);

@@ -277,14 +277,12 @@ pub(crate) fn inspect(
 }
 
 fn problem_of(error: &rustls::Error, chain: &[CertificateInfo]) -> TlsProblem {
+    // A lone certificate that signed itself fails as "unknown issuer", or, when it also
+    // claims to be a CA (openssl req -x509 does that by default), as "CA used as end
+    // entity": either way the operator's problem is that it is self-signed.
+    let lone_self_signed = chain.len() == 1 && chain.first().is_some_and(|c| c.self_signed);
     match error {
         rustls::Error::InvalidCertificate(certificate) => match certificate {
-            CertificateError::UnknownIssuer
-                if chain.len() == 1 && chain.first().is_some_and(|c| c.self_signed) =>
-            {
-                TlsProblem::SelfSigned
-            }
-            CertificateError::UnknownIssuer => TlsProblem::Untrusted,
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
                 TlsProblem::Expired
             }
@@ -294,6 +292,8 @@ fn problem_of(error: &rustls::Error, chain: &[CertificateInfo]) -> TlsProblem {
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
                 TlsProblem::NameMismatch
             }
+            _ if lone_self_signed => TlsProblem::SelfSigned,
+            CertificateError::UnknownIssuer => TlsProblem::Untrusted,
             other => TlsProblem::Other {
                 reason: format!("{other:?}"),
             },
@@ -399,6 +399,47 @@ mod tests {
         assert!(!name_matches("*.example.com", "a.mx.example.com"));
         assert!(!name_matches("*.example.com", "example.com"));
         assert!(!name_matches("mail.example.com", "mx.example.com"));
+    }
+
+    fn leaf(self_signed: bool) -> CertificateInfo {
+        CertificateInfo {
+            subject: "CN=mx.example.com".into(),
+            issuer: if self_signed {
+                "CN=mx.example.com"
+            } else {
+                "CN=Some CA"
+            }
+            .into(),
+            names: vec!["mx.example.com".into()],
+            not_before: String::new(),
+            not_after: String::new(),
+            days_left: 90,
+            self_signed,
+        }
+    }
+
+    #[test]
+    fn verdicts_of_the_strict_verifier() {
+        let invalid = |e: CertificateError| rustls::Error::InvalidCertificate(e);
+        assert_eq!(
+            problem_of(&invalid(CertificateError::UnknownIssuer), &[leaf(true)]),
+            TlsProblem::SelfSigned
+        );
+        assert_eq!(
+            problem_of(&invalid(CertificateError::UnknownIssuer), &[leaf(false)]),
+            TlsProblem::Untrusted
+        );
+        let ca_as_leaf = invalid(CertificateError::Other(rustls::OtherError(
+            std::sync::Arc::new(std::io::Error::other("CaUsedAsEndEntity")),
+        )));
+        assert_eq!(
+            problem_of(&ca_as_leaf, &[leaf(true)]),
+            TlsProblem::SelfSigned
+        );
+        assert_eq!(
+            problem_of(&invalid(CertificateError::Expired), &[leaf(true)]),
+            TlsProblem::Expired
+        );
     }
 
     #[test]

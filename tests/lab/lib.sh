@@ -3,7 +3,7 @@
 #
 # The lab: unbound (127.0.0.153:53), nsd (127.0.0.1:5301), rbldnsd
 # (127.0.0.1:5302), postgrey (127.0.0.1:5303) and one Postfix instance with
-# one smtpd listener per scenario on port 25 of 127.0.0.10-19, 127.0.1.1-10
+# one smtpd listener per scenario on port 25 of 127.0.0.10-20, 127.0.1.1-10
 # and [::1]. Everything listens and talks on loopback only.
 # Scenarios: docs/lab.md.
 
@@ -31,7 +31,7 @@ GREY_PORT=5303
 SMTP_LISTENERS=(
   "127.0.0.10 220" "::1 220" "127.0.0.11 421" "127.0.0.12 554"
   "127.0.0.13 220" "127.0.0.14 220" "127.0.0.15 220" "127.0.0.16 220"
-  "127.0.0.17 220" "127.0.0.18 -" "127.0.0.19 220"
+  "127.0.0.17 220" "127.0.0.18 -" "127.0.0.19 220" "127.0.0.20 220"
   "127.0.1.1 220" "127.0.1.2 220" "127.0.1.3 220" "127.0.1.4 220"
   "127.0.1.5 220" "127.0.1.6 220" "127.0.1.7 220" "127.0.1.8 220"
   "127.0.1.9 220" "127.0.1.10 220"
@@ -322,7 +322,7 @@ lab_status() { # [verbose]
     printf '%s\n' "$detail"
   else
     if detail=$(check_postfix report); then
-      echo "postfix   up    ${#SMTP_LISTENERS[@]} smtpd listeners on port 25 (127.0.0.10-19, 127.0.1.1-10, [::1])"
+      echo "postfix   up    ${#SMTP_LISTENERS[@]} smtpd listeners on port 25 (127.0.0.10-20, 127.0.1.1-10, [::1])"
     else
       echo "postfix   DOWN  some smtpd listeners on port 25 do not answer:"; rc=1
       printf '%s\n' "$detail"
@@ -431,6 +431,10 @@ EOF
     openssl ca -batch -notext -config "$t/ca/ca.cnf" -extensions expired \
       -startdate 20200101000000Z -enddate 20210101000000Z \
       -in "$t/expired.csr" -out "$t/expired.pem" &&
+    # mx.selfsigned.test: a certificate that signed itself.
+    openssl req -x509 "${ec[@]}" -keyout "$t/selfsigned.key" -out "$t/selfsigned.pem" \
+      -days 825 -subj "/CN=mx.selfsigned.test" \
+      -addext "subjectAltName=DNS:mx.selfsigned.test" &&
     # mx.badtls.test: a "certificate" that is not one, so that Postfix
     # advertises STARTTLS but cannot start TLS (454 4.7.0).
     printf 'this is not a certificate\n' >"$t/broken.pem" &&

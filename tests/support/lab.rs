@@ -43,6 +43,8 @@ pub const RELAY: &str = "127.0.0.17";
 pub const STALL: &str = "127.0.0.18";
 /// mx.expired.test: healthy, but its certificate (lab CA) expired on 2021-01-01.
 pub const EXPIRED: &str = "127.0.0.19";
+/// mx.selfsigned.test: healthy, with a self-signed certificate for mx.selfsigned.test.
+pub const SELFSIGNED: &str = "127.0.0.20";
 /// mx.closed.test: nothing listens (connection refused).
 pub const CLOSED: &str = "127.0.0.30";
 /// mx01.batch.test … mx10.batch.test: healthy, no TLS. `BATCH[n - 1]` is mx{n}.
