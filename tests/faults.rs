@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use smtpdiag::dns::ResolverSettings;
 use smtpdiag::dns::name::DomainName;
+use smtpdiag::dns::{Outcome, QueryType};
 use smtpdiag::kb::Lang;
 use smtpdiag::output::report::{self as report_text, Detail};
 use smtpdiag::output::{TextStyle, json};
@@ -281,4 +282,24 @@ async fn the_schema_holds_the_contract_fields() {
     let mut broken = value.clone();
     broken["verdict"] = "fine".into();
     assert!(std::panic::catch_unwind(|| support::schema::check_report(&broken)).is_err());
+}
+
+#[tokio::test]
+async fn mx_answered_but_addresses_timed_out_is_not_a_verdict() {
+    let dns = FakeDns::single_mx(DOMAIN)
+        .answer("mx.fault.test", QueryType::A, Outcome::Timeout)
+        .answer("mx.fault.test", QueryType::Aaaa, Outcome::Timeout);
+    let domain = DomainName::parse(DOMAIN).unwrap();
+    let report = probe::probe(&dns, &domain, &[], &settings(25)).await;
+    assert_eq!(report.verdict, Verdict::Unknown, "{:?}", kinds(&report));
+    assert_eq!(report.exit_code, 3);
+    assert!(kinds(&report).contains(&"resolver-timeout"));
+
+    // When the domain's own servers fail (SERVFAIL), the domain is to blame: transient.
+    let dns = FakeDns::single_mx(DOMAIN)
+        .answer("mx.fault.test", QueryType::A, Outcome::ServFail)
+        .answer("mx.fault.test", QueryType::Aaaa, Outcome::ServFail);
+    let report = probe::probe(&dns, &domain, &[], &settings(25)).await;
+    assert_eq!(report.verdict, Verdict::Transient, "{:?}", kinds(&report));
+    assert!(kinds(&report).contains(&"mx-lookup-failed"));
 }

@@ -224,10 +224,7 @@ async fn implicit_mx(
     if exchange.host.addresses.is_empty() {
         if exchange.transient_failure {
             result.findings.extend(exchange.findings);
-            result.incomplete |= result
-                .lookups
-                .iter()
-                .any(|l| l.outcome.is_resolver_failure());
+            result.incomplete |= resolver_to_blame(&result.lookups);
         } else {
             result.findings.push(
                 domain_finding(FindingKind::NoMailHost, Severity::Permanent, lang, domain)
@@ -369,6 +366,22 @@ async fn resolve_exchange(
     exchange
 }
 
+/// Address lookups failed, and every failure was the resolver's own (no answer, refused):
+/// the domain's DNS may well be fine, so nothing can be concluded about it.
+fn resolver_to_blame(lookups: &[Lookup]) -> bool {
+    let mut failures = lookups
+        .iter()
+        .filter(|l| matches!(l.query_type, QueryType::A | QueryType::Aaaa))
+        .filter(|l| {
+            !matches!(
+                l.outcome,
+                Outcome::Answer { .. } | Outcome::NxDomain | Outcome::NoData
+            )
+        })
+        .peekable();
+    failures.peek().is_some() && failures.all(|l| l.outcome.is_resolver_failure())
+}
+
 /// Findings about the set of exchanges as a whole.
 fn conclude_hosts(
     result: &mut MxResolution,
@@ -396,11 +409,7 @@ fn conclude_hosts(
             domain_finding(FindingKind::NoUsableMx, severity, lang, domain)
                 .with_codes(Some(code), Some(enhanced)),
         );
-        result.incomplete |= transient_failure
-            && result
-                .lookups
-                .iter()
-                .all(|l| l.query_type == QueryType::Mx || l.outcome.is_resolver_failure());
+        result.incomplete |= transient_failure && resolver_to_blame(&result.lookups);
     } else if usable
         .iter()
         .all(|h| h.addresses.iter().all(IpAddr::is_ipv6))

@@ -40,6 +40,14 @@ impl FakeDns {
     }
 }
 
+impl FakeDns {
+    /// Replaces the answer to one question.
+    pub fn answer(mut self, name: &str, query_type: QueryType, outcome: Outcome) -> FakeDns {
+        self.answers.insert((name.to_string(), query_type), outcome);
+        self
+    }
+}
+
 impl Dns for FakeDns {
     async fn query(&self, name: &str, query_type: QueryType) -> Lookup {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
