@@ -392,7 +392,6 @@ fn finding_for(
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ");
-    let status_text = answer.clone();
     let kind = match result.status {
         DnsblStatus::Listed => {
             return Some(listing_finding(result, list, role, lang));
@@ -423,7 +422,6 @@ fn finding_for(
                 ("zone", list.zone.as_str()),
                 ("address", &address),
                 ("answer", &answer),
-                ("outcome", &status_text),
             ],
         )
         .about(list.zone.clone()),

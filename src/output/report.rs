@@ -182,6 +182,32 @@ fn status_text(status: DnsblStatus) -> &'static str {
     }
 }
 
+/// "ADDRESS on LIST: STATUS", dimmed when the answer is the ordinary "not listed".
+fn status_line(
+    w: &mut Writer<'_>,
+    ui: &Ui,
+    addresses: &str,
+    list: &str,
+    status: DnsblStatus,
+) -> io::Result<()> {
+    let role = if status == DnsblStatus::NotListed {
+        Role::Dim
+    } else {
+        Role::Warn
+    };
+    w.line(&format!(
+        "  {}",
+        role.paint(&fill(
+            ui.label_dnsbl_status,
+            &[
+                ("address", addresses),
+                ("list", list),
+                ("status", status_text(status)),
+            ]
+        ))
+    ))
+}
+
 fn blocklist_lines(
     w: &mut Writer<'_>,
     ui: &Ui,
@@ -214,22 +240,7 @@ fn blocklist_lines(
             }
         } else if detail.transcript {
             shown += 1;
-            let role = if result.status == DnsblStatus::NotListed {
-                Role::Dim
-            } else {
-                Role::Warn
-            };
-            w.line(&format!(
-                "  {}",
-                role.paint(&fill(
-                    ui.label_dnsbl_status,
-                    &[
-                        ("address", &address),
-                        ("list", &result.list),
-                        ("status", status_text(result.status)),
-                    ]
-                ))
-            ))?;
+            status_line(w, ui, &address, &result.list, result.status)?;
         }
     }
     if !detail.transcript {
@@ -252,17 +263,7 @@ fn blocklist_lines(
         }
         for (list, status, addresses) in groups {
             shown += 1;
-            w.line(&format!(
-                "  {}",
-                Role::Warn.paint(&fill(
-                    ui.label_dnsbl_status,
-                    &[
-                        ("address", &addresses.join(", ")),
-                        ("list", list),
-                        ("status", status_text(status)),
-                    ]
-                ))
-            ))?;
+            status_line(w, ui, &addresses.join(", "), list, status)?;
         }
     }
     if shown == 0 {

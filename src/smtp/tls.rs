@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
@@ -22,10 +23,12 @@ use crate::error::Error;
 /// Certificates expiring within this many days are reported.
 pub const EXPIRY_WARNING_DAYS: i64 = 14;
 
-/// The trust anchors: Mozilla's roots (webpki-roots), plus any `--ca-file`.
+/// The trust anchors: Mozilla's roots (webpki-roots), plus any `--ca-file`, with the strict
+/// verifier over them built once for every handshake of the run.
 #[derive(Debug, Clone)]
 pub struct TrustAnchors {
-    roots: Arc<RootCertStore>,
+    provider: Arc<CryptoProvider>,
+    strict: Arc<WebPkiServerVerifier>,
 }
 
 impl TrustAnchors {
@@ -56,9 +59,11 @@ impl TrustAnchors {
                 )));
             }
         }
-        Ok(TrustAnchors {
-            roots: Arc::new(roots),
-        })
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let strict = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .map_err(|e| Error::Usage(format!("the trust anchors cannot be used: {e}")))?;
+        Ok(TrustAnchors { provider, strict })
     }
 }
 
@@ -120,16 +125,13 @@ pub(crate) struct Handshake {
 
 impl Handshake {
     pub(crate) fn new(anchors: &TrustAnchors) -> Result<Handshake, rustls::Error> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let strict =
-            WebPkiServerVerifier::builder_with_provider(anchors.roots.clone(), provider.clone())
-                .build()
-                .map_err(|e| rustls::Error::General(e.to_string()))?;
+        // The verdict is per connection, so the recording verifier is too; the strict
+        // verifier it consults is shared.
         let verifier = Arc::new(RecordingVerifier {
-            strict,
+            strict: anchors.strict.clone(),
             verdict: Mutex::new(None),
         });
-        let config = ClientConfig::builder_with_provider(provider)
+        let config = ClientConfig::builder_with_provider(anchors.provider.clone())
             .with_safe_default_protocol_versions()?
             .dangerous()
             .with_custom_certificate_verifier(verifier.clone())
