@@ -66,6 +66,34 @@ pub struct Cli {
     pub output: OutputArgs,
 }
 
+/// The command line with pasted text made safe for the parser: an argument of `explain`
+/// that starts with a dash but cannot be an option (`----- Transcript of session
+/// follows -----`, `- 550 ...`) is moved after a `--`, where it is read as an input.
+#[must_use]
+pub fn shield_pasted_text(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let Some(explain) = args.iter().position(|a| a == "explain") else {
+        return args;
+    };
+    if args.iter().any(|a| a == "--") {
+        return args;
+    }
+    let pasted = |a: &std::ffi::OsString| {
+        let text = a.to_string_lossy();
+        text.starts_with('-')
+            && text != "-"
+            && (text.starts_with("---") || text.contains(char::is_whitespace))
+    };
+    let (moved, mut kept): (Vec<_>, Vec<_>) = args
+        .into_iter()
+        .enumerate()
+        .partition(|(i, a)| *i > explain && pasted(a));
+    if moved.is_empty() {
+        return kept.into_iter().map(|(_, a)| a).collect();
+    }
+    kept.push((0, "--".into()));
+    kept.into_iter().chain(moved).map(|(_, a)| a).collect()
+}
+
 /// Resolver and blocklist flags, shared by the probe and `blocklist`.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "DNS")]
@@ -265,6 +293,28 @@ mod tests {
             Some(Command::Explain { inputs }) => assert_eq!(inputs, ["421", "5.7.26"]),
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn pasted_text_starting_with_dashes_is_an_input() {
+        let args = shield_pasted_text(
+            [
+                "smtpdiag",
+                "explain",
+                "----- Transcript ... <<< 421 Deferred",
+                "--json",
+            ]
+            .map(std::ffi::OsString::from)
+            .to_vec(),
+        );
+        let cli = Cli::try_parse_from(args).unwrap();
+        match cli.command {
+            Some(Command::Explain { inputs }) => {
+                assert_eq!(inputs, ["----- Transcript ... <<< 421 Deferred"]);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(cli.output.json);
     }
 
     #[test]

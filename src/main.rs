@@ -9,7 +9,7 @@ use clap::{CommandFactory, Parser};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use smtpdiag::cli::{Cli, ShellArg};
+use smtpdiag::cli::{Cli, ShellArg, shield_pasted_text};
 use smtpdiag::config::{self, Config, ExplainInput, Format, ProbeConfig, Target, Targets, Task};
 use smtpdiag::dns::HickoryDns;
 use smtpdiag::kb::{self, ExplainPage, Lang, Query};
@@ -27,7 +27,7 @@ const STDIN_LIMIT: usize = 1 << 20;
 const SUMMARY_ROWS: usize = 50;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(shield_pasted_text(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) => {
             // clap prints help and version on stdout, mistakes on stderr.

@@ -10,7 +10,7 @@ use serde::{Serialize, Serializer};
 use crate::dns::Lookup;
 use crate::dnsbl::{DnsblResult, ListHealth};
 use crate::exit::ExitStatus;
-use crate::kb::{self, FindingKind, Lang};
+use crate::kb::{self, CauseRef, FindingKind, Lang};
 use crate::smtp::Session;
 
 /// Durations in JSON are milliseconds with microsecond precision.
@@ -81,6 +81,10 @@ pub struct Finding {
     /// The reply signature that recognised the reply, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
+    /// Why the server sent the reply the finding is about (`docs/causes.md`): the same
+    /// cause `smtpdiag explain` gives the same text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<CauseRef>,
 }
 
 impl Finding {
@@ -104,6 +108,7 @@ impl Finding {
             fix: kb::fill(text.fix, values),
             subject: None,
             signature: None,
+            cause: None,
         }
     }
 

@@ -5,8 +5,8 @@
 // SignatureText is unused only while kb/signatures.toml is empty.
 #[allow(unused_imports)]
 use super::{
-    BasicFacts, BlocklistFacts, BlocklistText, ClassText, CodeText, EnhancedFacts, FindingText,
-    LangData, Side, SignatureFacts, SignatureText, Stage,
+    BasicFacts, BlocklistFacts, BlocklistText, CauseFacts, CauseRule, CauseText, ClassText,
+    CodeText, EnhancedFacts, FindingText, LangData, Side, SignatureFacts, SignatureText, Stage,
 };
 
 include!(concat!(env!("OUT_DIR"), "/kb_data.rs"));

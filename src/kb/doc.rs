@@ -106,3 +106,71 @@ fn row(md: &mut String, before: &[&str], titles: &[&str], after: &[&str]) {
 fn cell(text: &str) -> String {
     text.replace('|', "\\|")
 }
+
+/// `docs/causes.md`: every cause with its parent, the codes that name it, what decides it
+/// and its text in English.
+#[must_use]
+pub fn causes_markdown() -> String {
+    let mut md = String::new();
+    md.push_str(
+        "<!-- Generated from kb/ by `UPDATE_DOCS=1 cargo test --test kb`. Do not edit. -->\n",
+    );
+    md.push_str("# Causes\n\n");
+    md.push_str(
+        "Every reply smtpdiag explains, pasted or met by the probe, is given one cause: the \
+         JSON field `cause` (`id`, `parent` for a finer cause, `evidence`). The order in which \
+         a cause is decided, and the words of each rule, are in `kb/causes.toml`; the text of \
+         each cause in every language is in `kb/<lang>/causes.toml`.\n\n",
+    );
+    md.push_str(
+        "Decided, first that applies: a reply signature (`kb/signatures.toml`); a strong \
+         rule's words; a code that names the cause; a weak rule's words; a code that only \
+         suggests it; else `unknown`. A reply refused at MAIL FROM that reads like a bad \
+         address is about the sender (`sender-rejected`, `sender-domain-not-found`).\n\n",
+    );
+    md.push_str("| Cause | Parent | Codes | Signatures | Rules | Title |\n");
+    md.push_str("|---|---|---|---|---|---|\n");
+    for cause in super::cause_facts() {
+        let codes: Vec<String> = cause
+            .codes
+            .iter()
+            .map(|c| (*c).to_string())
+            .chain(cause.fallback.iter().map(|c| format!("({c})")))
+            .collect();
+        let signatures = signature_facts()
+            .iter()
+            .filter(|s| s.cause == cause.id)
+            .count();
+        let rules = super::data::CAUSE_RULES
+            .iter()
+            .filter(|r| r.cause == cause.id)
+            .count();
+        let title = super::cause_text(cause.id, Lang::En).title;
+        let _ = writeln!(
+            md,
+            "| `{}` | {} | {} | {} | {} | {} |",
+            cause.id,
+            cause.parent.map_or(String::new(), |p| format!("`{p}`")),
+            codes.join(", "),
+            signatures,
+            rules,
+            title
+        );
+    }
+    md.push_str("\nCodes in parentheses only suggest the cause when nothing more specific does.\n");
+    for cause in super::cause_facts() {
+        let text = super::cause_text(cause.id, Lang::En);
+        let _ = write!(
+            md,
+            "\n## `{}`{}\n\n**{}**\n\n{}\n\n*Fix:* {}\n",
+            cause.id,
+            cause
+                .parent
+                .map_or(String::new(), |p| format!(" (refines `{p}`)")),
+            text.title,
+            text.explanation,
+            text.fix
+        );
+    }
+    md
+}

@@ -1,39 +1,32 @@
 //! The knowledge base: what every reply code means, when it is seen and how to fix it, in
 //! every language of `kb/`. The data is compiled into the binary by `build.rs`.
 
+mod cause;
 mod data;
 mod doc;
 mod lang;
 mod page;
+mod pattern;
 mod signature;
 
 use std::borrow::Cow;
 
 use serde::Serialize;
 
+pub use cause::{
+    Cause, CauseRef, Evidence, EvidenceKind, cause_facts, cause_patterns_compile, cause_text,
+    classify, classify_code, related, specific_cause_of,
+};
 pub use data::{FindingKind, Lang, UI_MISSING, Ui};
-pub use doc::reply_codes_markdown;
+pub use doc::{causes_markdown, reply_codes_markdown};
 pub use lang::UnknownLang;
-pub use page::{Code, Comparison, ExplainPage, Query, compare, explain};
+pub use page::{
+    Code, Comparison, ExplainPage, Query, classify_reply, compare, explain, stage_name,
+};
 pub use signature::{SignatureMatch, match_signature, matching_ids, signature_patterns_compile};
 
+pub use crate::reply::Stage;
 use crate::reply::{EnhancedClass, EnhancedCode, ReplyClass, ReplyCode};
-
-/// Where in the dialogue a server sends a code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Stage {
-    Greeting,
-    Ehlo,
-    StartTls,
-    Auth,
-    MailFrom,
-    RcptTo,
-    Data,
-    EndOfData,
-    Quit,
-    Any,
-}
 
 /// Who usually has to act on a code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -74,9 +67,45 @@ pub struct SignatureFacts {
     pub id: &'static str,
     pub provider: &'static str,
     pub kind: &'static str,
+    /// The cause (`kb/causes.toml`) of the replies this signature recognises.
+    pub cause: &'static str,
     pub pattern: &'static str,
+    /// Literals one of which every match contains, lowercased (found by `build.rs`);
+    /// empty when the pattern has none and is tried on every text.
+    pub literals: &'static [&'static str],
     pub url: Option<&'static str>,
     pub examples: &'static [&'static str],
+}
+
+/// Language-neutral facts about a cause (`kb/causes.toml`).
+#[derive(Debug)]
+pub struct CauseFacts {
+    pub id: &'static str,
+    /// The broader cause this one refines, e.g. `auth-failed` for `spf-failed`.
+    pub parent: Option<&'static str>,
+    /// Codes that name this cause on their own (`X.1.1`, `556`).
+    pub codes: &'static [&'static str],
+    /// Codes that suggest this cause when nothing more specific does (`X.7.1`, `554`).
+    pub fallback: &'static [&'static str],
+}
+
+/// Words that name a cause (`kb/causes.toml`, `[[rule]]`), tried in file order.
+#[derive(Debug)]
+pub struct CauseRule {
+    pub cause: &'static str,
+    /// Strong rules win over specific codes; weak ones only over fallback codes.
+    pub strong: bool,
+    pub pattern: &'static str,
+    /// As for [`SignatureFacts::literals`].
+    pub literals: &'static [&'static str],
+}
+
+/// The text of a cause in one language.
+#[derive(Debug)]
+pub struct CauseText {
+    pub title: &'static str,
+    pub explanation: &'static str,
+    pub fix: &'static str,
 }
 
 /// The text of one code in one language.
@@ -143,6 +172,7 @@ pub struct LangData {
     pub enhanced_subject: &'static [(u8, ClassText)],
     pub signatures: &'static [(&'static str, SignatureText)],
     pub findings: &'static [(&'static str, FindingText)],
+    pub causes: &'static [(&'static str, CauseText)],
     pub dnsbl: &'static [(&'static str, BlocklistText)],
     pub ui: Ui,
 }
@@ -284,6 +314,11 @@ pub struct Explanation {
     /// The enhanced code carries a class its registration does not foresee.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub class_unusual: bool,
+    /// Set when the provider that sent the reply gives this code a meaning of its own:
+    /// the note that says so. The rest of this page is then the registry's meaning, which
+    /// does not apply to the reply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_meaning: Option<String>,
     #[serde(skip)]
     pub stages: &'static [Stage],
     #[serde(skip)]
@@ -409,6 +444,7 @@ pub fn explain_basic(code: ReplyCode, lang: Lang) -> Explanation {
             classes: None,
             usual_basic_codes: None,
             class_unusual: false,
+            provider_meaning: None,
             stages: facts.stages,
             closes: facts.closes,
             side: Some(facts.side),
@@ -433,6 +469,7 @@ pub fn explain_basic(code: ReplyCode, lang: Lang) -> Explanation {
                 classes: None,
                 usual_basic_codes: None,
                 class_unusual: false,
+                provider_meaning: None,
                 stages: &[],
                 closes: false,
                 side: None,
@@ -467,6 +504,7 @@ pub fn explain_enhanced(code: EnhancedCode, lang: Lang) -> Explanation {
             classes: Some(facts.classes),
             usual_basic_codes: Some(facts.basic),
             class_unusual,
+            provider_meaning: None,
             stages: &[],
             closes: false,
             side: Some(facts.side),
@@ -515,6 +553,7 @@ pub fn explain_enhanced(code: EnhancedCode, lang: Lang) -> Explanation {
         classes: None,
         usual_basic_codes: None,
         class_unusual: false,
+        provider_meaning: None,
         stages: &[],
         closes: false,
         side: None,

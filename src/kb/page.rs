@@ -3,12 +3,13 @@
 
 use serde::Serialize;
 
+use super::cause::{self, Cause, CauseRef};
 use super::{
     CodeKind, Explanation, Lang, Side, SignatureMatch, Stage, explain_basic, explain_enhanced,
     fill, match_signature, ui,
 };
 use crate::error::Error;
-use crate::reply::{EnhancedCode, Reply, ReplyCode};
+use crate::reply::{EnhancedCode, Extracted, Reply, ReplyCode, extract};
 
 /// A reply code of either kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,28 +48,58 @@ impl Code {
 pub enum Query {
     /// A code on its own.
     Code(Code),
-    /// A whole reply, as pasted from a bounce or a log.
-    Reply(Reply),
+    /// A reply found in a pasted text (a bounce, a log line, a bare reply), or a text
+    /// without codes whose words name a cause.
+    Reply(Extracted),
 }
 
 impl Query {
-    /// Reads a code, or failing that a pasted reply.
+    /// Reads a code, or failing that a pasted reply; refuses a text that holds neither a
+    /// code nor words that name a cause.
     pub fn parse(input: &str) -> Result<Query, Error> {
         Code::parse(input).map(Query::Code).or_else(|_| {
-            Reply::parse_pasted(input)
+            extract(input)
+                .filter(|found| found.has_code() || classify_extracted(found, None).id != "unknown")
                 .map(Query::Reply)
                 .ok_or_else(|| Error::NotAReply(input.to_string()))
         })
     }
 }
 
-/// The explanation of one input: the reply as read, the signature it matches, and one
-/// explanation per code it carries (basic first, then enhanced).
+/// The cause of an extracted reply, given the signature it matched.
+fn classify_extracted(found: &Extracted, signature: Option<&SignatureMatch>) -> CauseRef {
+    cause::classify(
+        &found.words,
+        found.reply.code,
+        found.reply.enhanced,
+        found.command,
+        signature,
+    )
+}
+
+/// The cause of a reply and the signature it matches, as the probe and `explain` both
+/// decide them.
+#[must_use]
+pub fn classify_reply(found: &Extracted, lang: Lang) -> (CauseRef, Option<SignatureMatch>) {
+    let signature = match_signature(&found.reply.signature_subject(), lang);
+    (classify_extracted(found, signature.as_ref()), signature)
+}
+
+/// The explanation of one input: its cause, the reply as read, the signature it matches,
+/// and one explanation per code it carries (basic first, then enhanced).
 #[derive(Debug, Clone, Serialize)]
 pub struct ExplainPage {
     pub input: String,
+    /// Why the server sent it, and what decided that.
+    pub cause: Cause,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply: Option<Reply>,
+    /// The command the reply answered, when the text says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Stage>,
+    /// Other codes the text holds (a greeting before the refusal, a DSN status).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<String>,
     pub signature: Option<SignatureMatch>,
     pub explanations: Vec<Explanation>,
 }
@@ -76,27 +107,70 @@ pub struct ExplainPage {
 /// Builds the page for one input.
 #[must_use]
 pub fn explain(input: &str, query: &Query, lang: Lang) -> ExplainPage {
-    let (reply, explanations) = match query {
-        Query::Code(code) => (None, vec![code.explain(lang)]),
-        Query::Reply(reply) => {
-            let explanations = reply
+    match query {
+        Query::Code(code) => {
+            let cause = match code {
+                Code::Basic(c) => cause::classify_code(Some(*c), None),
+                Code::Enhanced(e) => cause::classify_code(None, Some(*e)),
+            };
+            ExplainPage {
+                input: input.to_string(),
+                cause: cause.in_lang(lang),
+                reply: None,
+                command: None,
+                context: Vec::new(),
+                signature: None,
+                explanations: vec![code.explain(lang)],
+            }
+        }
+        Query::Reply(found) => {
+            let (cause, signature) = classify_reply(found, lang);
+            let reply = &found.reply;
+            let mut explanations: Vec<Explanation> = reply
                 .code
                 .map(|c| explain_basic(c, lang))
                 .into_iter()
-                .chain(reply.enhanced.map(|e| explain_enhanced(e, lang)))
                 .collect();
-            (Some(reply.clone()), explanations)
+            if let Some(enhanced) = reply.enhanced {
+                let mut page = explain_enhanced(enhanced, lang);
+                page.provider_meaning = provider_meaning(enhanced, signature.as_ref(), lang);
+                explanations.push(page);
+            }
+            ExplainPage {
+                input: input.to_string(),
+                cause: cause.in_lang(lang),
+                reply: (reply.code.is_some() || reply.enhanced.is_some()).then(|| reply.clone()),
+                command: found.command,
+                context: found.context.clone(),
+                signature,
+                explanations,
+            }
         }
-    };
-    let signature = reply
-        .as_ref()
-        .and_then(|r| match_signature(&r.signature_subject(), lang));
-    ExplainPage {
-        input: input.to_string(),
-        reply,
-        signature,
-        explanations,
     }
+}
+
+/// When a provider's signature gives an enhanced code a cause unrelated to the one the
+/// registry gives it (Microsoft's 5.1.10 "recipient not found" against the registry's
+/// null MX), the note that says so; the registry's page must not read as if it applied.
+fn provider_meaning(
+    enhanced: EnhancedCode,
+    signature: Option<&SignatureMatch>,
+    lang: Lang,
+) -> Option<String> {
+    let signature = signature?;
+    let registry = cause::specific_cause_of(enhanced)?;
+    if cause::related(registry, signature.cause_id) {
+        return None;
+    }
+    let cause_title = cause::cause_text(signature.cause_id, lang).title;
+    Some(fill(
+        ui(lang).note_provider_differs,
+        &[
+            ("provider", signature.provider),
+            ("code", &enhanced.to_string()),
+            ("cause", cause_title),
+        ],
+    ))
 }
 
 /// Two codes side by side: the seed page shape.
@@ -244,7 +318,9 @@ pub fn compare(a: Code, b: Code, lang: Lang) -> Comparison {
     }
 }
 
-fn stage_name(stage: Stage, lang: Lang) -> &'static str {
+/// How a stage reads in a sentence (`in reply to RCPT TO`), in `lang`.
+#[must_use]
+pub fn stage_name(stage: Stage, lang: Lang) -> &'static str {
     let ui = ui(lang);
     match stage {
         Stage::Greeting => ui.stage_greeting,

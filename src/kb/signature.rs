@@ -3,9 +3,10 @@
 
 use std::sync::OnceLock;
 
-use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex::bytes::Regex;
 use serde::Serialize;
 
+use super::pattern::{self, LazyPatterns};
 use super::{Lang, SignatureFacts, data, lookup};
 
 /// A reply recognised by one of the signatures, with its text in one language.
@@ -14,6 +15,10 @@ pub struct SignatureMatch {
     pub id: &'static str,
     pub provider: &'static str,
     pub kind: &'static str,
+    /// The cause id of `kb/causes.toml` the signature gives the reply (in JSON, the
+    /// page's `cause` says it with its evidence).
+    #[serde(skip)]
+    pub cause_id: &'static str,
     pub title: &'static str,
     pub cause: &'static str,
     pub fix: &'static str,
@@ -35,39 +40,21 @@ impl SignatureMatch {
     }
 }
 
-/// Every pattern in one automaton: deciding which signatures match costs one compilation
-/// and one scan, and only the winner is compiled on its own (for its captures).
-fn all_patterns() -> &'static RegexSet {
-    static SET: OnceLock<RegexSet> = OnceLock::new();
-    SET.get_or_init(|| {
-        RegexSetBuilder::new(data::SIGNATURE_FACTS.iter().map(|f| f.pattern))
-            .case_insensitive(true)
-            .unicode(false)
-            .size_limit(1 << 24)
-            .build()
-            .expect("signature patterns are checked by the test suite")
+fn patterns() -> &'static LazyPatterns {
+    static PATTERNS: OnceLock<LazyPatterns> = OnceLock::new();
+    PATTERNS.get_or_init(|| {
+        LazyPatterns::new(
+            data::SIGNATURE_FACTS
+                .iter()
+                .map(|f| (f.pattern, f.literals)),
+        )
     })
-}
-
-fn build(pattern: &str) -> Result<Regex, regex::Error> {
-    // Byte patterns without Unicode classes compile several times faster, and reply texts
-    // are ASCII by RFC 5321; a non-ASCII byte still matches `.` and negated classes.
-    RegexBuilder::new(pattern)
-        .case_insensitive(true)
-        .unicode(false)
-        .size_limit(1 << 20)
-        .build()
-}
-
-fn compiled(index: usize) -> Regex {
-    build(data::SIGNATURE_FACTS[index].pattern)
-        .expect("signature patterns are checked by the test suite")
 }
 
 /// Checks that every pattern compiles; the error names the signature.
 pub fn signature_patterns_compile() -> Result<(), String> {
     for facts in data::SIGNATURE_FACTS {
-        build(facts.pattern).map_err(|e| format!("signature {}: {e}", facts.id))?;
+        pattern::build(facts.pattern).map_err(|e| format!("signature {}: {e}", facts.id))?;
     }
     Ok(())
 }
@@ -75,9 +62,9 @@ pub fn signature_patterns_compile() -> Result<(), String> {
 /// The ids of every signature whose pattern matches (in file order).
 #[must_use]
 pub fn matching_ids(subject: &str) -> Vec<&'static str> {
-    all_patterns()
-        .matches(subject.as_bytes())
-        .iter()
+    patterns()
+        .all_matches(subject.as_bytes())
+        .into_iter()
         .map(|i| data::SIGNATURE_FACTS[i].id)
         .collect()
 }
@@ -86,10 +73,10 @@ pub fn matching_ids(subject: &str) -> Vec<&'static str> {
 /// ([`crate::reply::Reply::signature_subject`]).
 #[must_use]
 pub fn match_signature(subject: &str, lang: Lang) -> Option<SignatureMatch> {
-    let index = all_patterns().matches(subject.as_bytes()).iter().next()?;
-    let regex = compiled(index);
+    let index = patterns().first_match(subject.as_bytes())?;
+    let regex = patterns().regex(index);
     let caps = regex.captures(subject.as_bytes())?;
-    Some(describe(&data::SIGNATURE_FACTS[index], &regex, &caps, lang))
+    Some(describe(&data::SIGNATURE_FACTS[index], regex, &caps, lang))
 }
 
 fn describe(
@@ -116,6 +103,7 @@ fn describe(
         id: facts.id,
         provider: facts.provider,
         kind: facts.kind,
+        cause_id: facts.cause,
         title: text.map_or(facts.id, |t| t.title),
         cause: text.map_or("", |t| t.cause),
         fix: text.map_or("", |t| t.fix),

@@ -4,7 +4,10 @@ use std::io::{self, Write};
 
 use super::terminal::printable;
 use super::{Role, TextStyle};
-use crate::kb::{self, Comparison, ExplainPage, Explanation, Lang, SignatureMatch, Source};
+use crate::kb::{
+    self, Cause, Comparison, EvidenceKind, ExplainPage, Explanation, Lang, SignatureMatch, Source,
+    Stage,
+};
 
 /// Writes wrapped, indented paragraphs.
 pub(crate) struct Writer<'a> {
@@ -117,6 +120,10 @@ pub(crate) fn explanation(
     if e.class_unusual {
         w.paragraph(indent, ui.note_class_unusual)?;
     }
+    if let Some(note) = &e.provider_meaning {
+        // The registry's page would contradict the reply: say so, and show no more.
+        return w.paragraph(indent, note);
+    }
     w.blank()?;
     w.section(indent, ui.heading_description, &e.description)?;
     w.section(indent, ui.heading_when, &e.when)?;
@@ -156,6 +163,58 @@ pub(crate) fn signature(
     Ok(())
 }
 
+/// The cause of a reply: its title, what decided it, why, and what to do.
+fn cause(w: &mut Writer<'_>, c: &Cause, command: Option<Stage>, lang: Lang) -> io::Result<()> {
+    let ui = kb::ui(lang);
+    w.line(&format!(
+        "{}: {} {}",
+        Role::Label.paint(ui.heading_cause),
+        Role::Heading.paint(c.title),
+        Role::Dim.paint(&format!("({})", c.id))
+    ))?;
+    let e = &c.evidence;
+    let mut decided: Vec<String> = Vec::new();
+    match e.by {
+        EvidenceKind::Signature => {
+            decided.push(kb::fill(
+                ui.evidence_signature,
+                &[("signature", e.signature.unwrap_or_default())],
+            ));
+        }
+        EvidenceKind::Words => {
+            decided.push(kb::fill(
+                ui.evidence_words,
+                &[("words", e.words.as_deref().unwrap_or_default())],
+            ));
+        }
+        EvidenceKind::Code => {}
+        EvidenceKind::None => decided.push(ui.evidence_none.to_string()),
+    }
+    if e.by == EvidenceKind::Code || (e.by != EvidenceKind::None && e.code.is_some()) {
+        if let Some(code) = &e.code {
+            decided.push(kb::fill(ui.evidence_code, &[("code", code)]));
+        }
+    }
+    if let Some(stage) = e.command {
+        decided.push(kb::fill(
+            ui.evidence_command,
+            &[("stage", kb::stage_name(stage, lang))],
+        ));
+    }
+    w.paragraph(
+        2,
+        &format!("{}: {}", ui.label_evidence, decided.join(ui.list_separator)),
+    )?;
+    if let Some(stage) = command.filter(|_| e.command.is_none()) {
+        w.paragraph(
+            2,
+            &kb::fill(ui.label_sent_at, &[("stage", kb::stage_name(stage, lang))]),
+        )?;
+    }
+    w.paragraph(2, c.explanation)?;
+    w.section(0, ui.heading_fix, c.fix)
+}
+
 /// `smtpdiag explain`: one page per input.
 pub fn explain_pages(
     out: &mut dyn Write,
@@ -175,6 +234,10 @@ pub fn explain_pages(
             )?;
             w.blank()?;
         }
+        if page.reply.is_some() || page.explanations.is_empty() {
+            cause(&mut w, &page.cause, page.command, lang)?;
+            w.blank()?;
+        }
         if let Some(reply) = &page.reply {
             w.line(&Role::Label.paint(ui.heading_reply).to_string())?;
             let code = reply.code.map(|c| c.to_string());
@@ -185,6 +248,13 @@ pub fn explain_pages(
                     None => line.clone(),
                 };
                 w.paragraph(2, &shown)?;
+            }
+            if !page.context.is_empty() {
+                w.line(&format!(
+                    "  {}: {}",
+                    Role::Dim.paint(ui.label_context),
+                    page.context.join(", ")
+                ))?;
             }
             w.blank()?;
         }

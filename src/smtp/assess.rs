@@ -5,7 +5,7 @@
 use super::{Session, SessionOutcome, Stage, Step, TlsInfo, TlsProblem};
 use crate::dnsbl::Blocklist;
 use crate::kb::{self, FindingKind, Lang, SignatureMatch};
-use crate::reply::{Reply, ReplyClass};
+use crate::reply::{Extracted, Reply, ReplyClass};
 use crate::report::{Finding, Severity};
 
 /// What the sessions mean for the report.
@@ -228,7 +228,16 @@ fn reply_finding(
         _ => cap(natural),
     };
 
-    let signature = kb::match_signature(&reply.signature_subject(), lang);
+    let answered = match step.stage {
+        Stage::Greeting => Some(crate::reply::Stage::Greeting),
+        Stage::Ehlo | Stage::Helo => Some(crate::reply::Stage::Ehlo),
+        Stage::StartTls => Some(crate::reply::Stage::StartTls),
+        Stage::MailFrom => Some(crate::reply::Stage::MailFrom),
+        Stage::RcptTo => Some(crate::reply::Stage::RcptTo),
+        _ => None,
+    };
+    let found = Extracted::from_reply(reply.clone(), answered);
+    let (cause, signature) = kb::classify_reply(&found, lang);
     let explanation = reply
         .enhanced
         .map(|e| kb::explain_enhanced(e, lang))
@@ -279,6 +288,7 @@ fn reply_finding(
     finding.signature = signature
         .as_ref()
         .map(|s: &SignatureMatch| s.id.to_string());
+    finding.cause = Some(cause);
     if is_postmaster && step.stage == Stage::RcptTo && severity == Severity::Permanent {
         let note = Finding::of_kind(
             FindingKind::PostmasterRefused,

@@ -6,10 +6,30 @@
 //! everything lettre does not cover — enhanced status codes (RFC 3463), replies pasted
 //! from bounces and logs — is ours.
 
+mod extract;
+
 use std::fmt;
 
 use lettre::transport::smtp::response::{Category, Code, Detail, Severity};
 use serde::{Serialize, Serializer};
+
+pub use extract::{Extracted, extract};
+
+/// Where in the dialogue a server sends a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    Greeting,
+    Ehlo,
+    StartTls,
+    Auth,
+    MailFrom,
+    RcptTo,
+    Data,
+    EndOfData,
+    Quit,
+    Any,
+}
 
 /// A three-digit SMTP reply code such as 421: first digit 2–5. RFC 5321 §4.2.1 only defines
 /// second digits 0–5, but a server may send any digit there, so any is accepted.
@@ -281,89 +301,14 @@ impl Reply {
         subject
     }
 
-    /// Reads a reply as a person pastes it from a bounce, a log or a terminal: one or more
-    /// lines `550-5.1.1 ...`, possibly embedded in other text
-    /// (`... said: 550 5.1.1 <x@example.com>: Recipient address rejected`), or an enhanced
-    /// code followed by text (`5.1.1 User unknown`). `None` when no code is found.
+    /// Reads a reply as a person pastes it from a bounce, a log or a terminal (see
+    /// [`extract`]); `None` when the text holds no reply code or enhanced status code.
     #[must_use]
     pub fn parse_pasted(text: &str) -> Option<Reply> {
-        let lines: Vec<&str> = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
-        let (start, code, first) = lines
-            .iter()
-            .enumerate()
-            .find_map(|(i, line)| line_code(line).map(|(code, rest)| (i, code, rest)))
-            .or_else(|| {
-                lines
-                    .iter()
-                    .enumerate()
-                    .find_map(|(i, line)| embedded_code(line).map(|(code, rest)| (i, code, rest)))
-            })
-            .map_or((None, None, None), |(i, code, rest)| {
-                (Some(i), Some(code), Some(rest))
-            });
-
-        let Some(start) = start else {
-            // No basic code anywhere: an enhanced code leading the text still names the reply.
-            let first = *lines.first()?;
-            let (enhanced, _) = split_enhanced(first);
-            enhanced?;
-            return Some(Reply {
-                code: None,
-                enhanced,
-                lines: lines.iter().map(|l| (*l).to_string()).collect(),
-            });
-        };
-        let code = code?;
-        let mut reply_lines = vec![first?.to_string()];
-        for line in &lines[start + 1..] {
-            match line_code(line) {
-                Some((same, rest)) if same == code => reply_lines.push(rest.to_string()),
-                Some(_) => break,
-                // A bounce wraps long replies; the wrapped part belongs to the same line.
-                None => reply_lines.push((*line).to_string()),
-            }
-        }
-        let (enhanced, _) = split_enhanced(&reply_lines[0]);
-        Some(Reply {
-            code: Some(code),
-            enhanced,
-            lines: reply_lines,
-        })
+        extract(text)
+            .filter(Extracted::has_code)
+            .map(|found| found.reply)
     }
-}
-
-/// `421-text`, `421 text` or a bare `421`: the code and the text after the separator.
-fn line_code(line: &str) -> Option<(ReplyCode, &str)> {
-    let code = ReplyCode::parse(line.get(..3)?)?;
-    let rest = &line[3..];
-    if rest.is_empty() {
-        return Some((code, ""));
-    }
-    let rest = rest.strip_prefix([' ', '-'])?;
-    Some((code, rest))
-}
-
-/// A code inside a longer line, after white space or `:;([`; it must be followed by an
-/// enhanced code so that a number in ordinary prose is not taken for a reply.
-fn embedded_code(line: &str) -> Option<(ReplyCode, &str)> {
-    let bytes = line.as_bytes();
-    for (i, _) in line.char_indices() {
-        let after_separator =
-            i == 0 || matches!(bytes[i - 1], b' ' | b'\t' | b':' | b';' | b'(' | b'[');
-        if !after_separator {
-            continue;
-        }
-        if let Some((code, rest)) = line_code(&line[i..]) {
-            if split_enhanced(rest).0.is_some() {
-                return Some((code, rest));
-            }
-        }
-    }
-    None
 }
 
 /// Splits a leading enhanced code (`5.1.1 `, also `#5.1.1` as some servers write it) from
