@@ -545,6 +545,7 @@ const SIGNATURE_KINDS: &[&str] = &[
 
 fn emit_signatures(out: &mut String, file: &SignaturesFile, cause_ids: &BTreeSet<&str>) {
     let mut seen = BTreeSet::new();
+    let mut all_patterns = Vec::new();
     out.push_str("pub(crate) static SIGNATURE_FACTS: &[SignatureFacts] = &[\n");
     for s in &file.signature {
         assert!(
@@ -566,19 +567,14 @@ fn emit_signatures(out: &mut String, file: &SignaturesFile, cause_ids: &BTreeSet
         );
         writeln!(
             out,
-            "    SignatureFacts {{ id: {:?}, provider: {:?}, kind: {:?}, cause: {:?}, pattern: {:?}, literals: &{:?}, url: {:?}, examples: &{:?} }},",
-            s.id,
-            s.provider,
-            s.kind,
-            s.cause,
-            s.pattern,
-            required_literals(&s.pattern, &format!("signature {}", s.id)),
-            s.url,
-            s.examples
+            "    SignatureFacts {{ id: {:?}, provider: {:?}, kind: {:?}, cause: {:?}, pattern: {:?}, url: {:?}, examples: &{:?} }},",
+            s.id, s.provider, s.kind, s.cause, s.pattern, s.url, s.examples
         )
         .unwrap();
+        all_patterns.push((s.pattern.as_str(), format!("signature {}", s.id)));
     }
     out.push_str("];\n\n");
+    emit_pattern_pieces(out, "SIGNATURE_PIECES", &all_patterns);
 }
 
 fn emit_causes(out: &mut String, file: &CausesFile, cause_ids: &BTreeSet<&str>) {
@@ -605,6 +601,7 @@ fn emit_causes(out: &mut String, file: &CausesFile, cause_ids: &BTreeSet<&str>) 
     }
     out.push_str("];\n\n");
     out.push_str("pub(crate) static CAUSE_RULES: &[CauseRule] = &[\n");
+    let mut all_patterns = Vec::new();
     for (i, r) in file.rule.iter().enumerate() {
         assert!(
             cause_ids.contains(r.cause.as_str()),
@@ -618,14 +615,102 @@ fn emit_causes(out: &mut String, file: &CausesFile, cause_ids: &BTreeSet<&str>) 
         };
         writeln!(
             out,
-            "    CauseRule {{ cause: {:?}, strong: {strong}, pattern: {:?}, literals: &{:?} }},",
-            r.cause,
-            r.words,
-            required_literals(&r.words, &format!("rule {i} ({})", r.cause))
+            "    CauseRule {{ cause: {:?}, strong: {strong}, pattern: {:?} }},",
+            r.cause, r.words
         )
         .unwrap();
+        all_patterns.push((r.words.as_str(), format!("rule {i} ({})", r.cause)));
     }
     out.push_str("];\n\n");
+    emit_pattern_pieces(out, "CAUSE_RULE_PIECES", &all_patterns);
+}
+
+/// The pieces of a list of patterns and an index of their literals. A pattern is cut at
+/// its top-level `|` into pieces that are compiled on their own: a text then pays only for
+/// the few alternatives whose words it contains, not for a whole rule of thirty. The index
+/// is sorted by the literals' first three bytes, so that finding the candidates is a walk
+/// over the text with a binary search at each position, with nothing built at run time.
+fn emit_pattern_pieces(out: &mut String, name: &str, patterns: &[(&str, String)]) {
+    let mut pieces: Vec<(usize, String)> = Vec::new();
+    let mut owners: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut always = Vec::new();
+    for (pattern_index, (pattern, what)) in patterns.iter().enumerate() {
+        for piece in top_level_alternatives(pattern) {
+            let piece_index = pieces.len();
+            let literals = required_literals(&piece, what);
+            if literals.is_empty() {
+                always.push(piece_index);
+            }
+            for literal in literals {
+                owners.entry(literal).or_default().push(piece_index);
+            }
+            pieces.push((pattern_index, piece));
+        }
+    }
+    let mut entries: Vec<(u32, &str, &Vec<usize>)> = owners
+        .iter()
+        .map(|(literal, list)| {
+            let b = literal.as_bytes();
+            let key = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            (key, literal.as_str(), list)
+        })
+        .collect();
+    entries.sort();
+    writeln!(out, "pub(crate) static {name}: PatternPieces = PatternPieces {{").unwrap();
+    out.push_str("    pieces: &[\n");
+    for (owner, piece) in &pieces {
+        writeln!(out, "        ({owner}, {piece:?}),").unwrap();
+    }
+    out.push_str("    ],\n");
+    writeln!(out, "    always: &{always:?},").unwrap();
+    out.push_str("    literals: &[\n");
+    for (key, literal, list) in entries {
+        writeln!(out, "        ({key}, {literal:?}, &{list:?}),").unwrap();
+    }
+    out.push_str("    ],\n};\n\n");
+}
+
+/// Cuts a pattern at the `|` that are outside groups and classes.
+fn top_level_alternatives(pattern: &str) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    let mut depth = 0usize;
+    let mut in_class = false;
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                current.push(c);
+                if let Some(next) = chars.next() {
+                    current.push(next);
+                }
+                continue;
+            }
+            '[' if !in_class => {
+                in_class = true;
+                current.push(c);
+                // A `]` right after `[` or `[^` is a literal bracket.
+                if chars.peek() == Some(&'^') {
+                    current.push(chars.next().unwrap());
+                }
+                if chars.peek() == Some(&']') {
+                    current.push(chars.next().unwrap());
+                }
+                continue;
+            }
+            ']' if in_class => in_class = false,
+            '(' if !in_class => depth += 1,
+            ')' if !in_class => depth = depth.saturating_sub(1),
+            '|' if !in_class && depth == 0 => {
+                pieces.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    pieces.push(current);
+    pieces
 }
 
 /// Literals of which every match of `pattern` contains at least one, lowercased; empty

@@ -13,6 +13,7 @@ pub mod dns;
 pub mod dnsbl;
 pub mod error;
 pub mod exit;
+pub mod input;
 pub mod kb;
 pub mod output;
 pub mod probe;

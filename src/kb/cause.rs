@@ -123,8 +123,14 @@ pub fn cause_text(id: &str, lang: Lang) -> &'static CauseText {
 fn rules() -> &'static LazyPatterns {
     static RULES: OnceLock<LazyPatterns> = OnceLock::new();
     RULES.get_or_init(|| {
-        LazyPatterns::new(data::CAUSE_RULES.iter().map(|r| (r.pattern, r.literals)))
+        LazyPatterns::new(&data::CAUSE_RULE_PIECES)
     })
+}
+
+/// How many pieces of rule patterns have no literal (and are tried on every reply).
+#[must_use]
+pub fn rule_pieces_without_literals() -> usize {
+    super::pattern::pieces_without_literals(&data::CAUSE_RULE_PIECES)
 }
 
 /// Checks that every rule's pattern compiles; the error names the rule.
@@ -155,21 +161,14 @@ fn rule_match_where(
     words: &str,
     wanted: impl Fn(&CauseRule) -> bool,
 ) -> Option<(&'static str, String)> {
-    let rules = rules();
-    rules
-        .candidates(words.as_bytes())
-        .into_iter()
-        .find_map(|i| {
-            let rule = &data::CAUSE_RULES[i];
-            if !wanted(rule) {
-                return None;
-            }
-            let found = rules.regex(i).find(words.as_bytes())?;
-            Some((
-                rule.cause,
-                String::from_utf8_lossy(found.as_bytes()).into_owned(),
-            ))
-        })
+    if words.is_empty() {
+        return None;
+    }
+    let found = rules().first_match(words.as_bytes(), |i| wanted(&data::CAUSE_RULES[i]))?;
+    Some((
+        data::CAUSE_RULES[found.pattern].cause,
+        String::from_utf8_lossy(found.found).into_owned(),
+    ))
 }
 
 /// The cause a code names, looking at `codes` (specific) or `fallback` of every cause.

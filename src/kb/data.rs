@@ -2,6 +2,7 @@
 
 #![allow(clippy::unreadable_literal, clippy::doc_markdown)]
 
+use super::pattern::PatternPieces;
 // SignatureText is unused only while kb/signatures.toml is empty.
 #[allow(unused_imports)]
 use super::{

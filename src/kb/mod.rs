@@ -15,7 +15,7 @@ use serde::Serialize;
 
 pub use cause::{
     Cause, CauseRef, Evidence, EvidenceKind, cause_facts, cause_patterns_compile, cause_text,
-    classify, classify_code, related, specific_cause_of,
+    classify, classify_code, related, rule_pieces_without_literals, specific_cause_of,
 };
 pub use data::{FindingKind, Lang, UI_MISSING, Ui};
 pub use doc::{causes_markdown, reply_codes_markdown};
@@ -23,7 +23,10 @@ pub use lang::UnknownLang;
 pub use page::{
     Code, Comparison, ExplainPage, Query, classify_reply, compare, explain, stage_name,
 };
-pub use signature::{SignatureMatch, match_signature, matching_ids, signature_patterns_compile};
+pub use signature::{
+    SignatureMatch, match_signature, matching_ids, signature_pieces_without_literals,
+    signature_patterns_compile,
+};
 
 pub use crate::reply::Stage;
 use crate::reply::{EnhancedClass, EnhancedCode, ReplyClass, ReplyCode};
@@ -70,9 +73,6 @@ pub struct SignatureFacts {
     /// The cause (`kb/causes.toml`) of the replies this signature recognises.
     pub cause: &'static str,
     pub pattern: &'static str,
-    /// Literals one of which every match contains, lowercased (found by `build.rs`);
-    /// empty when the pattern has none and is tried on every text.
-    pub literals: &'static [&'static str],
     pub url: Option<&'static str>,
     pub examples: &'static [&'static str],
 }
@@ -96,8 +96,6 @@ pub struct CauseRule {
     /// Strong rules win over specific codes; weak ones only over fallback codes.
     pub strong: bool,
     pub pattern: &'static str,
-    /// As for [`SignatureFacts::literals`].
-    pub literals: &'static [&'static str],
 }
 
 /// The text of a cause in one language.

@@ -1,77 +1,76 @@
 //! Many patterns, compiled only when needed.
 //!
-//! Compiling every reply pattern costs far more than the rest of `smtpdiag explain`. Each
-//! pattern comes with literals one of which every match contains (found at build time);
-//! one Aho-Corasick scan finds which patterns can match a text, and only those are
-//! compiled, once per process.
+//! Compiling every reply pattern costs far more than the rest of `smtpdiag explain`.
+//! `build.rs` cuts each pattern at its top-level `|` into pieces and indexes the literals
+//! one of which every match of a piece contains, by their first three bytes. One walk over
+//! a text finds the pieces that can match it, and only those are compiled, once per
+//! process.
 
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::bytes::{Regex, RegexBuilder};
 
-/// A list of patterns with their required literals, in priority order.
+/// The pieces of a list of patterns and the index of their literals (made by `build.rs`).
+#[derive(Debug)]
+pub struct PatternPieces {
+    /// (the pattern it belongs to, the piece), in pattern order.
+    pub pieces: &'static [(usize, &'static str)],
+    /// Pieces without literals: candidates for every text.
+    pub always: &'static [usize],
+    /// (first three bytes as a number, literal in lower case, pieces that require it),
+    /// sorted by the first field.
+    pub literals: &'static [(u32, &'static str, &'static [usize])],
+}
+
+/// A piece of a pattern that matched, and where.
+#[derive(Debug)]
+pub(crate) struct PieceMatch<'a> {
+    /// The pattern the piece belongs to.
+    pub pattern: usize,
+    pub regex: &'a Regex,
+    /// Where the match starts in the text.
+    pub start: usize,
+    /// The text the piece matched.
+    pub found: &'a [u8],
+}
+
+/// Patterns in priority order, compiled piece by piece as texts need them.
 #[derive(Debug)]
 pub(crate) struct LazyPatterns {
-    patterns: Vec<&'static str>,
-    /// Patterns without literals: candidates for every text.
-    always: Vec<usize>,
-    /// For each literal of `scanner`, the patterns that require it.
-    owners: Vec<Vec<usize>>,
-    scanner: AhoCorasick,
+    data: &'static PatternPieces,
     compiled: Vec<OnceLock<Regex>>,
 }
 
 impl LazyPatterns {
-    /// Builds the scanner; `entries` are (pattern, literals) in priority order.
-    pub(crate) fn new(
-        entries: impl Iterator<Item = (&'static str, &'static [&'static str])>,
-    ) -> Self {
-        let mut patterns = Vec::new();
-        let mut always = Vec::new();
-        let mut literals: Vec<&'static str> = Vec::new();
-        let mut owners: Vec<Vec<usize>> = Vec::new();
-        for (index, (pattern, required)) in entries.enumerate() {
-            patterns.push(pattern);
-            if required.is_empty() {
-                always.push(index);
-            }
-            for literal in required {
-                match literals.iter().position(|l| l == literal) {
-                    Some(at) => owners[at].push(index),
-                    None => {
-                        literals.push(literal);
-                        owners.push(vec![index]);
-                    }
-                }
-            }
-        }
-        let scanner = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            // The scanner is built once per process and used a few times: build fast.
-            .kind(Some(AhoCorasickKind::NoncontiguousNFA))
-            .build(&literals)
-            .expect("literal set is small");
-        let compiled = patterns.iter().map(|_| OnceLock::new()).collect();
+    pub(crate) fn new(data: &'static PatternPieces) -> Self {
         LazyPatterns {
-            patterns,
-            always,
-            owners,
-            scanner,
-            compiled,
+            data,
+            compiled: data.pieces.iter().map(|_| OnceLock::new()).collect(),
         }
     }
 
-    /// The indices of the patterns that may match `text`, in priority order.
-    pub(crate) fn candidates(&self, text: &[u8]) -> Vec<usize> {
-        let mut hit = vec![false; self.patterns.len()];
-        for index in &self.always {
-            hit[*index] = true;
+    /// The pieces that may match `text`, in priority order.
+    fn candidates(&self, text: &[u8]) -> Vec<usize> {
+        let mut hit = vec![false; self.data.pieces.len()];
+        for piece in self.data.always {
+            hit[*piece] = true;
         }
-        for found in self.scanner.find_overlapping_iter(text) {
-            for index in &self.owners[found.pattern().as_usize()] {
-                hit[*index] = true;
+        let lower = text.to_ascii_lowercase();
+        let literals = self.data.literals;
+        for at in 0..lower.len().saturating_sub(2) {
+            let key = (u32::from(lower[at]) << 16)
+                | (u32::from(lower[at + 1]) << 8)
+                | u32::from(lower[at + 2]);
+            let first = literals.partition_point(|(k, _, _)| *k < key);
+            for (k, literal, pieces) in &literals[first..] {
+                if *k != key {
+                    break;
+                }
+                if lower[at..].starts_with(literal.as_bytes()) {
+                    for piece in *pieces {
+                        hit[*piece] = true;
+                    }
+                }
             }
         }
         hit.iter()
@@ -80,26 +79,53 @@ impl LazyPatterns {
             .collect()
     }
 
-    /// The compiled pattern `index`.
-    pub(crate) fn regex(&self, index: usize) -> &Regex {
-        self.compiled[index].get_or_init(|| {
-            build(self.patterns[index]).expect("reply patterns are checked by the test suite")
+    fn regex(&self, piece: usize) -> &Regex {
+        self.compiled[piece].get_or_init(|| {
+            build(self.data.pieces[piece].1).expect("reply patterns are checked by the test suite")
         })
     }
 
-    /// The first pattern, in priority order, that matches `text`.
-    pub(crate) fn first_match(&self, text: &[u8]) -> Option<usize> {
-        self.candidates(text)
-            .into_iter()
-            .find(|&i| self.regex(i).is_match(text))
+    /// The first pattern, in priority order, that `wanted` accepts and that matches
+    /// `text`: the leftmost match among its pieces.
+    pub(crate) fn first_match<'a>(
+        &'a self,
+        text: &'a [u8],
+        wanted: impl Fn(usize) -> bool,
+    ) -> Option<PieceMatch<'a>> {
+        let mut best: Option<PieceMatch<'a>> = None;
+        for piece in self.candidates(text) {
+            let pattern = self.data.pieces[piece].0;
+            if best.as_ref().is_some_and(|b| b.pattern != pattern) {
+                break;
+            }
+            if !wanted(pattern) {
+                continue;
+            }
+            let regex = self.regex(piece);
+            if let Some(m) = regex.find(text) {
+                if best.as_ref().is_none_or(|b| m.start() < b.start) {
+                    best = Some(PieceMatch {
+                        pattern,
+                        regex,
+                        start: m.start(),
+                        found: m.as_bytes(),
+                    });
+                }
+            }
+        }
+        best
     }
 
     /// Every pattern that matches `text`, in priority order.
     pub(crate) fn all_matches(&self, text: &[u8]) -> Vec<usize> {
-        self.candidates(text)
+        let mut patterns: Vec<usize> = self
+            .candidates(text)
             .into_iter()
-            .filter(|&i| self.regex(i).is_match(text))
-            .collect()
+            .filter(|&piece| self.regex(piece).is_match(text))
+            .map(|piece| self.data.pieces[piece].0)
+            .collect();
+        patterns.dedup();
+        patterns
     }
 }
 
@@ -112,4 +138,10 @@ pub(crate) fn build(pattern: &str) -> Result<Regex, regex::Error> {
         .unicode(false)
         .size_limit(1 << 20)
         .build()
+}
+
+/// How many pieces have no literal and are compiled for every text.
+#[must_use]
+pub fn pieces_without_literals(data: &PatternPieces) -> usize {
+    data.always.len()
 }

@@ -43,12 +43,14 @@ impl SignatureMatch {
 fn patterns() -> &'static LazyPatterns {
     static PATTERNS: OnceLock<LazyPatterns> = OnceLock::new();
     PATTERNS.get_or_init(|| {
-        LazyPatterns::new(
-            data::SIGNATURE_FACTS
-                .iter()
-                .map(|f| (f.pattern, f.literals)),
-        )
+        LazyPatterns::new(&data::SIGNATURE_PIECES)
     })
+}
+
+/// How many pieces of signature patterns have no literal (and are tried on every reply).
+#[must_use]
+pub fn signature_pieces_without_literals() -> usize {
+    pattern::pieces_without_literals(&data::SIGNATURE_PIECES)
 }
 
 /// Checks that every pattern compiles; the error names the signature.
@@ -73,10 +75,14 @@ pub fn matching_ids(subject: &str) -> Vec<&'static str> {
 /// ([`crate::reply::Reply::signature_subject`]).
 #[must_use]
 pub fn match_signature(subject: &str, lang: Lang) -> Option<SignatureMatch> {
-    let index = patterns().first_match(subject.as_bytes())?;
-    let regex = patterns().regex(index);
-    let caps = regex.captures(subject.as_bytes())?;
-    Some(describe(&data::SIGNATURE_FACTS[index], regex, &caps, lang))
+    let found = patterns().first_match(subject.as_bytes(), |_| true)?;
+    let caps = found.regex.captures(subject.as_bytes())?;
+    Some(describe(
+        &data::SIGNATURE_FACTS[found.pattern],
+        found.regex,
+        &caps,
+        lang,
+    ))
 }
 
 fn describe(
