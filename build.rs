@@ -656,7 +656,11 @@ fn emit_pattern_pieces(out: &mut String, name: &str, patterns: &[(&str, String)]
         })
         .collect();
     entries.sort();
-    writeln!(out, "pub(crate) static {name}: PatternPieces = PatternPieces {{").unwrap();
+    writeln!(
+        out,
+        "pub(crate) static {name}: PatternPieces = PatternPieces {{"
+    )
+    .unwrap();
     out.push_str("    pieces: &[\n");
     for (owner, piece) in &pieces {
         writeln!(out, "        ({owner}, {piece:?}),").unwrap();

@@ -122,9 +122,7 @@ pub fn cause_text(id: &str, lang: Lang) -> &'static CauseText {
 
 fn rules() -> &'static LazyPatterns {
     static RULES: OnceLock<LazyPatterns> = OnceLock::new();
-    RULES.get_or_init(|| {
-        LazyPatterns::new(&data::CAUSE_RULE_PIECES)
-    })
+    RULES.get_or_init(|| LazyPatterns::new(&data::CAUSE_RULE_PIECES))
 }
 
 /// How many pieces of rule patterns have no literal (and are tried on every reply).

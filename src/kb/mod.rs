@@ -24,8 +24,8 @@ pub use page::{
     Code, Comparison, ExplainPage, Query, classify_reply, compare, explain, stage_name,
 };
 pub use signature::{
-    SignatureMatch, match_signature, matching_ids, signature_pieces_without_literals,
-    signature_patterns_compile,
+    SignatureMatch, match_signature, matching_ids, signature_patterns_compile,
+    signature_pieces_without_literals,
 };
 
 pub use crate::reply::Stage;

@@ -42,9 +42,7 @@ impl SignatureMatch {
 
 fn patterns() -> &'static LazyPatterns {
     static PATTERNS: OnceLock<LazyPatterns> = OnceLock::new();
-    PATTERNS.get_or_init(|| {
-        LazyPatterns::new(&data::SIGNATURE_PIECES)
-    })
+    PATTERNS.get_or_init(|| LazyPatterns::new(&data::SIGNATURE_PIECES))
 }
 
 /// How many pieces of signature patterns have no literal (and are tried on every reply).
