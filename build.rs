@@ -631,23 +631,28 @@ fn emit_causes(out: &mut String, file: &CausesFile, cause_ids: &BTreeSet<&str>) 
 /// is sorted by the literals' first three bytes, so that finding the candidates is a walk
 /// over the text with a binary search at each position, with nothing built at run time.
 fn emit_pattern_pieces(out: &mut String, name: &str, patterns: &[(&str, String)]) {
-    let mut pieces: Vec<(usize, String)> = Vec::new();
-    let mut owners: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut pieces: Vec<(usize, String, usize)> = Vec::new();
+    let mut owners: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
     let mut always = Vec::new();
     for (pattern_index, (pattern, what)) in patterns.iter().enumerate() {
         for piece in top_level_alternatives(pattern) {
             let piece_index = pieces.len();
-            let literals = required_literals(&piece, what);
-            if literals.is_empty() {
+            let sets = required_literals(&piece, what);
+            if sets.is_empty() {
                 always.push(piece_index);
             }
-            for literal in literals {
-                owners.entry(literal).or_default().push(piece_index);
+            for (set_index, set) in sets.iter().enumerate() {
+                for literal in set {
+                    owners
+                        .entry(literal.clone())
+                        .or_default()
+                        .push((piece_index, set_index));
+                }
             }
-            pieces.push((pattern_index, piece));
+            pieces.push((pattern_index, piece, sets.len()));
         }
     }
-    let mut entries: Vec<(u32, &str, &Vec<usize>)> = owners
+    let mut entries: Vec<(u32, &str, &Vec<(usize, usize)>)> = owners
         .iter()
         .map(|(literal, list)| {
             let b = literal.as_bytes();
@@ -662,8 +667,8 @@ fn emit_pattern_pieces(out: &mut String, name: &str, patterns: &[(&str, String)]
     )
     .unwrap();
     out.push_str("    pieces: &[\n");
-    for (owner, piece) in &pieces {
-        writeln!(out, "        ({owner}, {piece:?}),").unwrap();
+    for (owner, piece, sets) in &pieces {
+        writeln!(out, "        ({owner}, {piece:?}, {sets}),").unwrap();
     }
     out.push_str("    ],\n");
     writeln!(out, "    always: &{always:?},").unwrap();
@@ -717,25 +722,63 @@ fn top_level_alternatives(pattern: &str) -> Vec<String> {
     pieces
 }
 
-/// Literals of which every match of `pattern` contains at least one, lowercased; empty
-/// when no such set could be found (the pattern is then tried on every text). Matching
-/// compiles only the patterns whose literals occur in the text, so that `explain` does
-/// not pay for compiling hundreds of patterns it will not need.
-fn required_literals(pattern: &str, what: &str) -> Vec<String> {
+/// Sets of literals that every match of `pattern` contains one of, each set lowercased:
+/// a text is a candidate only if it holds a literal of every set. Empty when the pattern
+/// has no such literal (it is then tried on every text).
+fn required_literals(pattern: &str, what: &str) -> Vec<Vec<String>> {
+    use regex_syntax::hir::HirKind;
+    // More sets than this buys nothing and would not fit the candidate mask.
+    const MAX_SETS: usize = 8;
     let hir = regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
         .build()
         .parse(pattern)
         .unwrap_or_else(|e| panic!("{what}: bad pattern: {e}"));
-    let mut literals: Vec<String> = necessary_factors(&hir)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|bytes| String::from_utf8_lossy(&bytes).to_lowercase())
-        .collect();
-    literals.sort();
-    literals.dedup();
-    literals
+    let normalise = |set: Vec<Vec<u8>>| {
+        let mut literals: Vec<String> = set
+            .into_iter()
+            .map(|bytes| String::from_utf8_lossy(&bytes).to_lowercase())
+            .collect();
+        literals.sort();
+        literals.dedup();
+        literals
+    };
+    let mut sets: Vec<Vec<String>> = Vec::new();
+    if let HirKind::Concat(parts) = hir.kind() {
+        // Every part of a concatenation must match: each one's set is required, and so is
+        // every run of adjacent literals.
+        let mut run: Vec<u8> = Vec::new();
+        let flush = |run: &mut Vec<u8>, sets: &mut Vec<Vec<String>>| {
+            if run.len() >= 3 {
+                sets.push(normalise(vec![std::mem::take(run)]));
+            }
+            run.clear();
+        };
+        for part in parts {
+            if let HirKind::Literal(lit) = part.kind() {
+                run.extend_from_slice(&lit.0);
+                continue;
+            }
+            flush(&mut run, &mut sets);
+            if let Some(set) = necessary_factors(part) {
+                sets.push(normalise(set));
+            }
+        }
+        flush(&mut run, &mut sets);
+    } else if let Some(set) = necessary_factors(&hir) {
+        sets.push(normalise(set));
+    }
+    // The most selective sets first: those with the fewest, longest literals.
+    sets.sort_by_key(|set| {
+        (
+            set.len(),
+            std::cmp::Reverse(set.iter().map(String::len).min()),
+        )
+    });
+    sets.dedup();
+    sets.truncate(MAX_SETS);
+    sets
 }
 
 /// A set of byte strings one of which occurs in every match, or `None`.

@@ -13,13 +13,15 @@ use regex::bytes::{Regex, RegexBuilder};
 /// The pieces of a list of patterns and the index of their literals (made by `build.rs`).
 #[derive(Debug)]
 pub struct PatternPieces {
-    /// (the pattern it belongs to, the piece), in pattern order.
-    pub pieces: &'static [(usize, &'static str)],
+    /// (the pattern it belongs to, the piece, how many literal sets it requires), in
+    /// pattern order.
+    pub pieces: &'static [(usize, &'static str, usize)],
     /// Pieces without literals: candidates for every text.
     pub always: &'static [usize],
-    /// (first three bytes as a number, literal in lower case, pieces that require it),
-    /// sorted by the first field.
-    pub literals: &'static [(u32, &'static str, &'static [usize])],
+    /// (first three bytes as a number, literal in lower case, the (piece, set) pairs it
+    /// belongs to), sorted by the first field. A piece is a candidate when the text holds
+    /// a literal of each of its sets.
+    pub literals: &'static [(u32, &'static str, &'static [(usize, usize)])],
 }
 
 /// A piece of a pattern that matched, and where.
@@ -51,10 +53,8 @@ impl LazyPatterns {
 
     /// The pieces that may match `text`, in priority order.
     fn candidates(&self, text: &[u8]) -> Vec<usize> {
-        let mut hit = vec![false; self.data.pieces.len()];
-        for piece in self.data.always {
-            hit[*piece] = true;
-        }
+        // One bit per literal set found, for each piece.
+        let mut found = vec![0u8; self.data.pieces.len()];
         let lower = text.to_ascii_lowercase();
         let literals = self.data.literals;
         for at in 0..lower.len().saturating_sub(2) {
@@ -67,16 +67,23 @@ impl LazyPatterns {
                     break;
                 }
                 if lower[at..].starts_with(literal.as_bytes()) {
-                    for piece in *pieces {
-                        hit[*piece] = true;
+                    for (piece, set) in *pieces {
+                        found[*piece] |= 1 << set;
                     }
                 }
             }
         }
-        hit.iter()
+        let mut candidates: Vec<usize> = self
+            .data
+            .pieces
+            .iter()
             .enumerate()
-            .filter_map(|(i, h)| h.then_some(i))
-            .collect()
+            .filter(|(i, (_, _, sets))| *sets > 0 && u32::from(found[*i]) == (1u32 << sets) - 1)
+            .map(|(i, _)| i)
+            .collect();
+        candidates.extend(self.data.always);
+        candidates.sort_unstable();
+        candidates
     }
 
     fn regex(&self, piece: usize) -> &Regex {
