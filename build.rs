@@ -630,6 +630,9 @@ fn emit_causes(out: &mut String, file: &CausesFile, cause_ids: &BTreeSet<&str>) 
 /// the few alternatives whose words it contains, not for a whole rule of thirty. The index
 /// is sorted by the literals' first three bytes, so that finding the candidates is a walk
 /// over the text with a binary search at each position, with nothing built at run time.
+/// (first three bytes, literal, the (piece, set) pairs that need it)
+type LiteralEntry<'a> = (u32, &'a str, &'a Vec<(usize, usize)>);
+
 fn emit_pattern_pieces(out: &mut String, name: &str, patterns: &[(&str, String)]) {
     let mut pieces: Vec<(usize, String, usize)> = Vec::new();
     let mut owners: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
@@ -652,7 +655,7 @@ fn emit_pattern_pieces(out: &mut String, name: &str, patterns: &[(&str, String)]
             pieces.push((pattern_index, piece, sets.len()));
         }
     }
-    let mut entries: Vec<(u32, &str, &Vec<(usize, usize)>)> = owners
+    let mut entries: Vec<LiteralEntry<'_>> = owners
         .iter()
         .map(|(literal, list)| {
             let b = literal.as_bytes();
