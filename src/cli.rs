@@ -19,6 +19,7 @@ Examples:
   smtpdiag explain 421                       what does a code mean?
   smtpdiag explain \"550 5.1.1 <bob@example.com>: User unknown\"
   smtpdiag compare 421 554 --lang ja
+  smtpdiag logs /var/log/mail.log            why deliveries failed, by cause and domain
 
 Exit status:
   0   deliverable (or: the command succeeded)
@@ -224,6 +225,36 @@ pub enum ShellArg {
     Zsh,
 }
 
+/// `smtpdiag logs`: the files, the time window, and the probe of the worst domains.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Log files, plain or gzip-compressed (`-` reads standard input)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Leave out failures before this time
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Leave out failures at or after this time
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
+    /// After the summary, probe the N destination domains with the most failures now
+    #[arg(long, value_name = "N")]
+    pub probe: Option<usize>,
+
+    /// How many domains to probe at the same time (with --probe)
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+
+    #[command(flatten)]
+    pub dns: DnsArgs,
+
+    #[command(flatten)]
+    pub smtp: SmtpArgs,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Explain a reply code, an enhanced status code or a whole reply
@@ -264,6 +295,20 @@ pub enum Command {
         #[command(flatten)]
         dns: DnsArgs,
     },
+
+    /// Read mail logs: why deliveries failed, grouped by cause and by destination domain
+    ///
+    /// Reads Postfix (smtp, lmtp, local, virtual, qmgr; smtpd, cleanup and postscreen
+    /// rejects are counted apart as refused by this server), Exim main logs, Sendmail and
+    /// Exchange message tracking logs (CSV with a #Fields: header). Each FILE may be plain or
+    /// gzip-compressed (told by its content); `-` reads standard input. Every bounce and
+    /// deferral is classified like `smtpdiag explain` classifies a pasted reply, and each
+    /// cause is shown once with its fix. Memory stays flat whatever the size of the logs;
+    /// lines that are not understood are counted, never fatal.
+    #[command(
+        after_help = "Examples:\n  smtpdiag logs /var/log/mail.log\n  smtpdiag logs /var/log/mail.log.*.gz --since \"2026-11-30 08:00\"\n  journalctl -u postfix | smtpdiag logs -\n  smtpdiag logs /var/log/exim4/mainlog --json | jq '.by_cause[] | {cause, total}'\n  smtpdiag logs /var/log/mail.log --probe 5      ... and probe the 5 worst domains now\n\nTimes: --since/--until take RFC 3339 (2026-11-30T08:00:00Z) or YYYY-MM-DD[ HH:MM[:SS]];\ntimes without a zone are compared as written. Syslog dates have no year: the current\nyear is assumed, or the one before when the date would be in the future.\n\nExit status: 0 no failure, 1 deferrals only, 2 at least one bounce, 3 nothing failed\nbut a file could not be read to its end, 64 usage error or a file that cannot be opened."
+    )]
+    Logs(Box<LogsArgs>),
 
     /// Print a shell completion script
     Completions {
@@ -315,6 +360,30 @@ mod tests {
             other => panic!("parsed as {other:?}"),
         }
         assert!(cli.output.json);
+    }
+
+    #[test]
+    fn logs_takes_files_and_a_window() {
+        let cli = Cli::try_parse_from([
+            "smtpdiag",
+            "logs",
+            "a.log",
+            "b.log.gz",
+            "--since",
+            "2026-11-30",
+            "--probe",
+            "3",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::Logs(args)) => {
+                assert_eq!(args.files.len(), 2);
+                assert_eq!(args.since.as_deref(), Some("2026-11-30"));
+                assert_eq!(args.probe, Some(3));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["smtpdiag", "logs"]).is_err());
     }
 
     #[test]

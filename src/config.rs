@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::cli::{Cli, ColorArg, Command, DnsArgs, ShellArg};
+use crate::cli::{Cli, ColorArg, Command, DnsArgs, LogsArgs, ShellArg, SmtpArgs};
 use crate::dns::ResolverSettings;
 use crate::dns::name::DomainName;
 use crate::dnsbl::Blocklist;
 use crate::error::Error;
+use crate::input::logs::{self, Time};
 use crate::kb::{Code, Lang, Query};
 use crate::output::ColorChoice;
 use crate::probe::ProbeSettings;
@@ -60,9 +61,37 @@ pub struct ProbeConfig {
     pub concurrency: usize,
 }
 
+/// Where a log comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogInput {
+    Stdin,
+    File(PathBuf),
+}
+
+/// What `smtpdiag logs` needs.
+#[derive(Debug, Clone)]
+pub struct LogsConfig {
+    pub inputs: Vec<LogInput>,
+    pub since: Option<Time>,
+    pub until: Option<Time>,
+    /// `--probe N`: how many of the worst domains to probe, and how.
+    pub probe: Option<LogsProbe>,
+}
+
+/// The live probe after a log summary.
+#[derive(Debug, Clone)]
+pub struct LogsProbe {
+    pub domains: usize,
+    /// `--rcpt` as given; empty means postmaster@ each domain.
+    pub rcpts: Vec<String>,
+    pub settings: ProbeSettings,
+    pub concurrency: usize,
+}
+
 /// What to do.
 #[derive(Debug, Clone)]
 pub enum Task {
+    Logs(Box<LogsConfig>),
     Explain(Vec<ExplainInput>),
     Compare(Code, Code),
     Probe(Box<ProbeConfig>),
@@ -215,8 +244,8 @@ fn fully_qualified(short: &str, hosts: &str) -> Option<String> {
 }
 
 fn probe_config(cli: &Cli, lang: Lang) -> Result<ProbeConfig, Error> {
-    let smtp_args = &cli.smtp;
-    let rcpts = smtp_args
+    let rcpts = cli
+        .smtp
         .rcpt
         .iter()
         .map(|r| mailbox("--rcpt", r))
@@ -238,6 +267,20 @@ fn probe_config(cli: &Cli, lang: Lang) -> Result<ProbeConfig, Error> {
             ));
         }
     };
+    if cli.report.concurrency == 0 {
+        return Err(usage("--concurrency must be at least 1"));
+    }
+    Ok(ProbeConfig {
+        targets,
+        rcpts,
+        settings: probe_settings(&cli.dns, &cli.smtp, lang)?,
+        transcript: cli.report.transcript,
+        concurrency: cli.report.concurrency,
+    })
+}
+
+/// How to probe a domain, from the DNS and SMTP flags.
+fn probe_settings(dns: &DnsArgs, smtp_args: &SmtpArgs, lang: Lang) -> Result<ProbeSettings, Error> {
     let helo = match &smtp_args.helo {
         Some(helo) => {
             smtp::check_command_argument("--helo", helo).map_err(usage)?;
@@ -252,13 +295,10 @@ fn probe_config(cli: &Cli, lang: Lang) -> Result<ProbeConfig, Error> {
         None | Some("" | "<>") => String::new(),
         Some(from) => mailbox("--from", from)?,
     };
-    if cli.report.concurrency == 0 {
-        return Err(usage("--concurrency must be at least 1"));
-    }
     let stage = seconds("--timeout", smtp_args.timeout)?;
     let settings = ProbeSettings {
-        resolver: resolver_settings(&cli.dns)?,
-        blocklists: blocklists(&cli.dns)?,
+        resolver: resolver_settings(dns)?,
+        blocklists: blocklists(dns)?,
         check_ips: smtp_args
             .check_ip
             .iter()
@@ -291,12 +331,61 @@ fn probe_config(cli: &Cli, lang: Lang) -> Result<ProbeConfig, Error> {
     if smtp_args.port == 0 {
         return Err(usage("--port must be between 1 and 65535"));
     }
-    Ok(ProbeConfig {
-        targets,
-        rcpts,
-        settings,
-        transcript: cli.report.transcript,
-        concurrency: cli.report.concurrency,
+    Ok(settings)
+}
+
+fn logs_config(args: &LogsArgs, lang: Lang) -> Result<LogsConfig, Error> {
+    let inputs: Vec<LogInput> = args
+        .files
+        .iter()
+        .map(|path| {
+            if path.as_os_str() == "-" {
+                LogInput::Stdin
+            } else {
+                LogInput::File(path.clone())
+            }
+        })
+        .collect();
+    if inputs.iter().filter(|i| **i == LogInput::Stdin).count() > 1 {
+        return Err(usage("`-` can be given only once"));
+    }
+    let bound = |flag: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(|v| logs::parse_time_bound(v).map_err(|e| usage(format!("{flag}: {e}"))))
+            .transpose()
+    };
+    let since = bound("--since", &args.since)?;
+    let until = bound("--until", &args.until)?;
+    if let (Some(s), Some(u)) = (since, until) {
+        if s >= u {
+            return Err(usage("--since must be before --until"));
+        }
+    }
+    let probe = match args.probe {
+        None | Some(0) => None,
+        Some(domains) => {
+            if args.concurrency == 0 {
+                return Err(usage("--concurrency must be at least 1"));
+            }
+            Some(LogsProbe {
+                domains,
+                rcpts: args
+                    .smtp
+                    .rcpt
+                    .iter()
+                    .map(|r| mailbox("--rcpt", r))
+                    .collect::<Result<Vec<_>, _>>()?,
+                settings: probe_settings(&args.dns, &args.smtp, lang)?,
+                concurrency: args.concurrency,
+            })
+        }
+    };
+    Ok(LogsConfig {
+        inputs,
+        since,
+        until,
+        probe,
     })
 }
 
@@ -337,6 +426,7 @@ impl Config {
                     lists => lists,
                 },
             },
+            Some(Command::Logs(args)) => Task::Logs(Box::new(logs_config(args, lang)?)),
             Some(Command::Completions { shell }) => Task::Completions(*shell),
             Some(Command::Man) => Task::Man,
             None => Task::Probe(Box::new(probe_config(cli, lang)?)),
@@ -475,6 +565,33 @@ mod tests {
             &["example.com", "--dnsbl", "bad zone"],
             &["bob@"],
             &["--rcpt", "a@example.com", "explain", "421"],
+        ] {
+            assert!(config(args).is_err(), "{args:?} accepted");
+        }
+    }
+
+    #[test]
+    fn logs_flags_are_checked() {
+        let checked = config(&["logs", "a.log", "-", "--since", "2026-11-30 08:00"]).unwrap();
+        let Task::Logs(logs) = checked.task else {
+            panic!("not logs");
+        };
+        assert_eq!(logs.inputs[1], LogInput::Stdin);
+        assert_eq!(logs.since.unwrap().to_string(), "2026-11-30T08:00:00");
+        assert!(logs.probe.is_none());
+        for args in [
+            &["logs", "-", "-"][..],
+            &["logs", "a.log", "--since", "yesterday"],
+            &[
+                "logs",
+                "a.log",
+                "--since",
+                "2026-12-01",
+                "--until",
+                "2026-11-30",
+            ],
+            &["logs", "a.log", "--probe", "2", "--concurrency", "0"],
+            &["logs", "a.log", "--probe", "2", "--rcpt", "bad\r\naddress"],
         ] {
             assert!(config(args).is_err(), "{args:?} accepted");
         }

@@ -10,12 +10,16 @@ use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use smtpdiag::cli::{Cli, ShellArg, shield_pasted_text};
-use smtpdiag::config::{self, Config, ExplainInput, Format, ProbeConfig, Target, Targets, Task};
+use smtpdiag::config::{
+    self, Config, ExplainInput, Format, LogInput, LogsConfig, ProbeConfig, Target, Targets, Task,
+};
 use smtpdiag::dns::HickoryDns;
+use smtpdiag::input::logs::{LogOptions, LogReader, LogSummary, Time};
 use smtpdiag::kb::{self, ExplainPage, Lang, Query};
 use smtpdiag::output::report::{self as report_text, Detail};
 use smtpdiag::output::{self, TextStyle};
-use smtpdiag::report::Verdict;
+use smtpdiag::probe::ProbeSettings;
+use smtpdiag::report::{Report, Verdict};
 use smtpdiag::{Error, ExitStatus, probe};
 
 /// One pasted reply is a few kilobytes at most; this bound keeps `explain -` from reading
@@ -106,6 +110,7 @@ fn run(config: &Config) -> Result<ExitStatus, Error> {
             };
             finish_output(written, ExitStatus::from_code(report.exit_code))
         })?,
+        Task::Logs(logs) => run_logs(logs, config.format, lang, style, &mut out)?,
         Task::Probe(probe_config) => runtime()?.block_on(run_probe(
             probe_config,
             config.format,
@@ -251,18 +256,12 @@ async fn run_probe(
     } else {
         ProgressBar::hidden()
     };
-    let settings = &probe_config.settings;
-    let dns = &dns;
-    // `buffered` runs up to `concurrency` probes at once and yields them in input order,
-    // holding no more than that many: the list is streamed, never loaded.
-    let mut results = futures_util::stream::iter(targets)
-        .map(|item| async move {
-            match item {
-                Ok(target) => Ok(probe::probe(dns, &target.domain, &target.rcpts, settings).await),
-                Err(bad) => Err(bad),
-            }
-        })
-        .buffered(probe_config.concurrency);
+    let mut results = probe_all(
+        &dns,
+        targets,
+        &probe_config.settings,
+        probe_config.concurrency,
+    );
 
     let detail = Detail {
         transcript: probe_config.transcript,
@@ -320,4 +319,116 @@ async fn run_probe(
         finish_output(written, status.status())?;
     }
     Ok(status.status())
+}
+
+/// The batch engine: `buffered` runs up to `concurrency` probes at once and yields them in
+/// input order, holding no more than that many, so the list is streamed, never loaded;
+/// the settings' destination limiter keeps one dialogue per server address at a time.
+fn probe_all<'a>(
+    dns: &'a HickoryDns,
+    targets: impl Iterator<Item = Item> + 'a,
+    settings: &'a ProbeSettings,
+    concurrency: usize,
+) -> impl futures_util::Stream<Item = Result<Report, (String, Error)>> + 'a {
+    futures_util::stream::iter(targets)
+        .map(move |item| async move {
+            match item {
+                Ok(target) => Ok(probe::probe(dns, &target.domain, &target.rcpts, settings).await),
+                Err(bad) => Err(bad),
+            }
+        })
+        .buffered(concurrency)
+}
+
+/// `smtpdiag logs`: every file opened first (a name that cannot be read stops the run
+/// before any work), then read in turn into one bounded summary; `--probe` after it.
+fn run_logs(
+    logs: &LogsConfig,
+    format: Format,
+    lang: Lang,
+    style: TextStyle,
+    out: &mut dyn Write,
+) -> Result<ExitStatus, Error> {
+    let mut inputs: Vec<(String, Box<dyn Read>)> = Vec::new();
+    for input in &logs.inputs {
+        match input {
+            LogInput::Stdin => inputs.push(("-".to_string(), Box::new(io::stdin()))),
+            LogInput::File(path) => {
+                let cannot = |e: &dyn std::fmt::Display| {
+                    Error::Usage(format!("cannot read {}: {e}", path.display()))
+                };
+                let file = File::open(path).map_err(|e| cannot(&e))?;
+                if file.metadata().is_ok_and(|m| m.is_dir()) {
+                    return Err(cannot(&"it is a directory"));
+                }
+                inputs.push((path.display().to_string(), Box::new(file)));
+            }
+        }
+    }
+    let mut reader = LogReader::new(LogOptions {
+        lang,
+        since: logs.since,
+        until: logs.until,
+        now: Time::now(),
+    });
+    for (name, input) in inputs {
+        let stats = reader.read(&name, input);
+        if let Some(error) = &stats.error {
+            eprintln!(
+                "smtpdiag: warning: {name}: {error} (after {} lines)",
+                stats.lines
+            );
+        } else if stats.lines > 0 && stats.lines_skipped == stats.lines {
+            eprintln!(
+                "smtpdiag: warning: {name}: no line is a Postfix, Exim, Sendmail or Exchange log line"
+            );
+        }
+    }
+    let mut summary = reader.summary();
+    let status = summary.exit_status();
+    let probes = match &logs.probe {
+        Some(probe) => runtime()?.block_on(probe_worst(&mut summary, probe))?,
+        None => Vec::new(),
+    };
+    let written = match format {
+        Format::Json => output::logs::json(out, &summary, &probes, status.code()),
+        _ => output::logs::summary(out, &summary, &probes, lang, style),
+    };
+    finish_output(written, status)
+}
+
+/// `--probe N`: the N domains with the most failures, probed now with the batch engine.
+async fn probe_worst(
+    summary: &mut LogSummary,
+    probe: &config::LogsProbe,
+) -> Result<Vec<Report>, Error> {
+    let dns = HickoryDns::new(&probe.settings.resolver)?;
+    let targets: Vec<Item> = summary
+        .worst_domains(probe.domains)
+        .into_iter()
+        .map(|domain| config::target(&domain, &probe.rcpts).map_err(|e| (domain, e)))
+        .collect();
+    let mut results = probe_all(
+        &dns,
+        targets.into_iter(),
+        &probe.settings,
+        probe.concurrency,
+    );
+    let mut reports = Vec::new();
+    while let Some(result) = results.next().await {
+        match result {
+            Ok(report) => {
+                if let Some(entry) = summary.by_domain.iter_mut().find(|d| {
+                    d.domain.as_deref() == Some(report.ascii_domain.as_str())
+                        || d.domain.as_deref() == Some(report.domain.as_str())
+                }) {
+                    entry.now = Some(report_text::verdict_word(report.verdict));
+                }
+                reports.push(report);
+            }
+            // A destination of the log that is not a domain name (an address literal).
+            Err((input, error)) => eprintln!("smtpdiag: warning: not probed: {input}: {error}"),
+        }
+    }
+    Ok(reports)
 }

@@ -3,6 +3,7 @@
 
 pub mod human;
 pub mod json;
+pub mod logs;
 pub mod nagios;
 mod palette;
 pub mod report;
