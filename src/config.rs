@@ -28,8 +28,10 @@ pub enum Format {
 /// One input of `explain`, as given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExplainInput {
-    /// `-`: one reply read from standard input.
+    /// `-`: one reply or one message read from standard input.
     Stdin,
+    /// A file that holds a bounce message or a pasted reply.
+    File(std::path::PathBuf),
     /// A code or a reply, already parsed.
     Parsed { text: String, query: Query },
 }
@@ -449,6 +451,8 @@ fn explain_inputs(args: &[String]) -> Result<Vec<ExplainInput>, Error> {
         .map(|arg| {
             if arg == "-" {
                 Ok(ExplainInput::Stdin)
+            } else if Code::parse(arg).is_err() && std::path::Path::new(arg).is_file() {
+                Ok(ExplainInput::File(arg.into()))
             } else {
                 Query::parse(arg).map(|query| ExplainInput::Parsed {
                     text: arg.clone(),

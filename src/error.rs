@@ -21,15 +21,25 @@ pub enum Error {
     /// Standard input could not be read.
     #[error("cannot read standard input: {0}")]
     Stdin(#[source] io::Error),
-    /// Standard input held more than smtpdiag accepts for one reply.
-    #[error("standard input holds more than {0} bytes: that is not one SMTP reply")]
-    StdinTooLarge(usize),
     /// A domain to probe is not a usable domain name.
     #[error("{} is not a domain name to probe: {}", quote(.0), .1)]
     BadDomain(String, String),
     /// A flag or argument is invalid.
     #[error("{0}")]
     Usage(String),
+    /// A file given to read could not be read.
+    #[error("cannot read {}: {source}", quote(.path))]
+    ReadFile {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A file or standard input is larger than smtpdiag reads for one input.
+    #[error("{} holds more than {limit} bytes: that is not one reply or one message", quote(.what))]
+    InputTooLarge { what: String, limit: usize },
+    /// A message that is not a bounce, a complaint or an auto-reply.
+    #[error("{0}")]
+    Bounce(#[from] crate::input::bounce::BounceError),
     /// The resolver cannot be set up or used at all.
     #[error("{0}")]
     Resolver(String),
@@ -45,8 +55,10 @@ impl Error {
         match self {
             Error::NotACode(_)
             | Error::NotAReply(_)
-            | Error::StdinTooLarge(_)
             | Error::Usage(_)
+            | Error::ReadFile { .. }
+            | Error::InputTooLarge { .. }
+            | Error::Bounce(_)
             | Error::BadDomain(..)
             | Error::Stdin(_) => ExitStatus::Usage,
             Error::Output(_) | Error::Resolver(_) => ExitStatus::Incomplete,

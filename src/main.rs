@@ -15,16 +15,18 @@ use smtpdiag::config::{
 };
 use smtpdiag::dns::HickoryDns;
 use smtpdiag::input::logs::{LogOptions, LogReader, LogSummary, Time};
-use smtpdiag::kb::{self, ExplainPage, Lang, Query};
+use smtpdiag::input::{self, Explained};
+use smtpdiag::kb::{self, Lang};
 use smtpdiag::output::report::{self as report_text, Detail};
 use smtpdiag::output::{self, TextStyle};
 use smtpdiag::probe::ProbeSettings;
 use smtpdiag::report::{Report, Verdict};
 use smtpdiag::{Error, ExitStatus, probe};
 
-/// One pasted reply is a few kilobytes at most; this bound keeps `explain -` from reading
-/// an endless stream into memory.
-const STDIN_LIMIT: usize = 1 << 20;
+/// A pasted reply is a few kilobytes and a bounce with the returned message rarely more
+/// than a few megabytes; this bound keeps `explain -` from reading an endless stream into
+/// memory.
+const INPUT_LIMIT: usize = 16 << 20;
 
 /// The summary after a batch lists at most this many failing domains, so that memory stays
 /// flat however long the list is.
@@ -139,31 +141,47 @@ fn finish_output(result: io::Result<()>, status: ExitStatus) -> Result<ExitStatu
     }
 }
 
-fn explain_all(inputs: &[ExplainInput], lang: Lang) -> Result<Vec<ExplainPage>, Error> {
+fn explain_all(inputs: &[ExplainInput], lang: Lang) -> Result<Vec<Explained>, Error> {
     inputs
         .iter()
         .map(|input| match input {
-            ExplainInput::Parsed { text, query } => Ok(kb::explain(text, query, lang)),
+            ExplainInput::Parsed { text, query } => {
+                Ok(Explained::Reply(Box::new(kb::explain(text, query, lang))))
+            }
             ExplainInput::Stdin => {
-                let text = read_stdin()?;
-                let query = Query::parse(&text)?;
-                Ok(kb::explain(&text, &query, lang))
+                let bytes = read_bounded(io::stdin().lock(), "standard input")?;
+                input::explain_contents("-", &bytes, lang)
+            }
+            ExplainInput::File(path) => {
+                let name = path.display().to_string();
+                let file = File::open(path).map_err(|source| Error::ReadFile {
+                    path: name.clone(),
+                    source,
+                })?;
+                let bytes = read_bounded(file, &name)?;
+                input::explain_contents(&name, &bytes, lang)
             }
         })
         .collect()
 }
 
-fn read_stdin() -> Result<String, Error> {
+/// Reads at most [`INPUT_LIMIT`] bytes; more is an error, not a silent cut.
+fn read_bounded(reader: impl Read, what: &str) -> Result<Vec<u8>, Error> {
     let mut bytes = Vec::new();
-    io::stdin()
-        .lock()
-        .take(STDIN_LIMIT as u64 + 1)
+    reader
+        .take(INPUT_LIMIT as u64 + 1)
         .read_to_end(&mut bytes)
-        .map_err(Error::Stdin)?;
-    if bytes.len() > STDIN_LIMIT {
-        return Err(Error::StdinTooLarge(STDIN_LIMIT));
+        .map_err(|source| Error::ReadFile {
+            path: what.to_string(),
+            source,
+        })?;
+    if bytes.len() > INPUT_LIMIT {
+        return Err(Error::InputTooLarge {
+            what: what.to_string(),
+            limit: INPUT_LIMIT,
+        });
     }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    Ok(bytes)
 }
 
 /// A domain of the list: checked, or the reason it cannot be probed.

@@ -4,94 +4,9 @@
 
 use smtpdiag::kb::{self, Lang, Query};
 
-/// Sisimai's reasons and the causes of ours that are a fair reading of each. A cause
-/// agrees when its id or its parent is in the set.
-const FAIR_READINGS: &[(&str, &[&str])] = &[
-    ("userunknown", &["user-unknown"]),
-    ("mailboxfull", &["mailbox-full"]),
-    // Sisimai's "filtered" is a refusal after a filter decided; most are unknown users.
-    (
-        "filtered",
-        &[
-            "user-unknown",
-            "policy",
-            "content-rejected",
-            "spam-content",
-            "mailbox-disabled",
-        ],
-    ),
-    (
-        "blocked",
-        &["blocklisted", "bad-reputation", "no-reverse-dns", "policy"],
-    ),
-    (
-        "rejected",
-        &[
-            "sender-rejected",
-            "policy",
-            "domain-not-found",
-            "auth-failed",
-        ],
-    ),
-    (
-        "spamdetected",
-        &["spam-content", "content-rejected", "bad-reputation"],
-    ),
-    (
-        "policyviolation",
-        &["policy", "content-rejected", "spam-content", "auth-failed"],
-    ),
-    ("toomanyconn", &["too-many-connections", "rate-limited"]),
-    (
-        "expired",
-        &["expired", "network-error", "service-unavailable"],
-    ),
-    ("hostunknown", &["domain-not-found", "null-mx"]),
-    (
-        "notaccept",
-        &["null-mx", "domain-not-found", "service-unavailable"],
-    ),
-    (
-        "securityerror",
-        &[
-            "tls-required",
-            "tls-failed",
-            "auth-failed",
-            "policy",
-            "relay-denied",
-        ],
-    ),
-    ("suspend", &["mailbox-disabled"]),
-    ("norelaying", &["relay-denied"]),
-    ("mesgtoobig", &["message-too-big"]),
-    ("exceedlimit", &["message-too-big", "mailbox-full"]),
-    ("syntaxerror", &["syntax"]),
-    ("systemerror", &["system-error", "service-unavailable"]),
-    ("systemfull", &["system-error", "mailbox-full"]),
-    (
-        "networkerror",
-        &["network-error", "domain-not-found", "expired"],
-    ),
-    (
-        "contenterror",
-        &["content-rejected", "not-rfc5322", "policy"],
-    ),
-    ("authfailure", &["auth-failed"]),
-    (
-        "badreputation",
-        &["bad-reputation", "blocklisted", "rate-limited"],
-    ),
-    ("speeding", &["rate-limited", "too-many-connections"]),
-    (
-        "notcompliantrfc",
-        &["not-rfc5322", "content-rejected", "syntax"],
-    ),
-    ("requireptr", &["no-reverse-dns"]),
-    ("virusdetected", &["virus", "content-rejected"]),
-    ("hasmoved", &["moved", "user-unknown"]),
-    ("failedstarttls", &["tls-failed", "tls-required"]),
-    ("mailererror", &["system-error"]),
-];
+#[path = "support/sisimai.rs"]
+mod sisimai;
+use sisimai::{fair, rows};
 
 /// Rows where we disagree with Sisimai's label, and why. They count against the score all
 /// the same; listing them keeps the disagreement deliberate.
@@ -115,37 +30,6 @@ const DISAGREEMENTS: &[(&str, &str)] = &[
         "blocked: the reply says a sending quota was reached, which is a rate limit",
     ),
 ];
-
-struct Row {
-    reason: String,
-    code: String,
-    status: String,
-    text: String,
-}
-
-fn rows() -> Vec<Row> {
-    let tsv = include_str!("fixtures/corpus/replies-dev.tsv");
-    tsv.lines()
-        .skip(1)
-        .map(|line| {
-            let fields: Vec<&str> = line.split('\t').collect();
-            assert_eq!(fields.len(), 5, "bad row: {line}");
-            Row {
-                reason: fields[0].to_string(),
-                code: fields[1].to_string(),
-                status: fields[2].to_string(),
-                text: fields[4].to_string(),
-            }
-        })
-        .collect()
-}
-
-fn fair(reason: &str) -> Option<&'static [&'static str]> {
-    FAIR_READINGS
-        .iter()
-        .find(|(r, _)| *r == reason)
-        .map(|(_, causes)| *causes)
-}
 
 #[test]
 fn every_reply_is_found_with_the_codes_its_text_holds() {

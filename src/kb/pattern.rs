@@ -10,6 +10,10 @@ use std::sync::OnceLock;
 
 use regex::bytes::{Regex, RegexBuilder};
 
+/// (first three bytes as a number, literal in lower case, the (piece, set) pairs it
+/// belongs to).
+pub type IndexedLiteral = (u32, &'static str, &'static [(usize, usize)]);
+
 /// The pieces of a list of patterns and the index of their literals (made by `build.rs`).
 #[derive(Debug)]
 pub struct PatternPieces {
@@ -21,7 +25,7 @@ pub struct PatternPieces {
     /// (first three bytes as a number, literal in lower case, the (piece, set) pairs it
     /// belongs to), sorted by the first field. A piece is a candidate when the text holds
     /// a literal of each of its sets.
-    pub literals: &'static [(u32, &'static str, &'static [(usize, usize)])],
+    pub literals: &'static [IndexedLiteral],
 }
 
 /// A piece of a pattern that matched, and where.

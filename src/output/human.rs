@@ -4,9 +4,10 @@ use std::io::{self, Write};
 
 use super::terminal::printable;
 use super::{Role, TextStyle};
+use crate::input::Explained;
+use crate::input::bounce::{BounceReport, MessageKind};
 use crate::kb::{
-    self, Cause, Comparison, EvidenceKind, ExplainPage, Explanation, Lang, SignatureMatch, Source,
-    Stage,
+    self, Cause, Comparison, EvidenceKind, Explanation, Lang, SignatureMatch, Source, Stage,
 };
 
 /// Writes wrapped, indented paragraphs.
@@ -218,13 +219,13 @@ fn cause(w: &mut Writer<'_>, c: &Cause, command: Option<Stage>, lang: Lang) -> i
 /// `smtpdiag explain`: one page per input.
 pub fn explain_pages(
     out: &mut dyn Write,
-    pages: &[ExplainPage],
+    pages: &[Explained],
     lang: Lang,
     style: TextStyle,
 ) -> io::Result<()> {
     let ui = kb::ui(lang);
     let mut w = Writer::new(out, style);
-    for (i, page) in pages.iter().enumerate() {
+    for (i, explained) in pages.iter().enumerate() {
         if i > 0 {
             w.blank()?;
             w.line(
@@ -234,6 +235,13 @@ pub fn explain_pages(
             )?;
             w.blank()?;
         }
+        let page = match explained {
+            Explained::Reply(page) => page,
+            Explained::Message(report) => {
+                bounce(&mut w, report, lang)?;
+                continue;
+            }
+        };
         if page.reply.is_some() || page.explanations.is_empty() {
             cause(&mut w, &page.cause, page.command, lang)?;
             w.blank()?;
@@ -267,6 +275,90 @@ pub fn explain_pages(
                 w.blank()?;
             }
             explanation(&mut w, e, lang, 0)?;
+        }
+    }
+    Ok(())
+}
+
+/// A bounce message: what it is, then each recipient with its reply and cause.
+fn bounce(w: &mut Writer<'_>, report: &BounceReport, lang: Lang) -> io::Result<()> {
+    let ui = kb::ui(lang);
+    let heading = match report.kind {
+        MessageKind::Bounce => ui.bounce_heading,
+        MessageKind::Complaint => ui.bounce_complaint,
+        MessageKind::AutoReply => ui.bounce_auto_reply,
+    };
+    w.line(&format!(
+        "{} {}",
+        Role::Heading.paint(&kb::fill(heading, &[("input", &report.input)])),
+        Role::Dim.paint(&format!("({:?})", report.format).to_ascii_lowercase())
+    ))?;
+    for (label, value) in [
+        (ui.label_subject, &report.subject),
+        (ui.label_from, &report.from),
+        (ui.label_reporting_mta, &report.reporting_mta),
+    ] {
+        if let Some(value) = value {
+            w.paragraph(2, &format!("{label}: {value}"))?;
+        }
+    }
+    if let Some(original) = &report.original {
+        let parts: Vec<String> = [&original.from, &original.to, &original.subject]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        if !parts.is_empty() {
+            w.paragraph(2, &format!("{}: {}", ui.label_original, parts.join(" · ")))?;
+        }
+    }
+    if let Some(complaint) = &report.complaint {
+        w.blank()?;
+        w.paragraph(0, ui.bounce_complaint_note)?;
+        for (label, value) in [
+            ("Feedback-Type", &complaint.feedback_type),
+            ("Source-IP", &complaint.source_ip),
+            ("Original-Mail-From", &complaint.original_mail_from),
+            ("Original-Rcpt-To", &complaint.original_rcpt_to),
+            ("Arrival-Date", &complaint.arrival_date),
+        ] {
+            if let Some(value) = value {
+                w.paragraph(2, &format!("{label}: {value}"))?;
+            }
+        }
+    }
+    if report.kind == MessageKind::AutoReply {
+        w.blank()?;
+        w.paragraph(0, ui.bounce_auto_reply_note)?;
+    }
+    for r in &report.recipients {
+        w.blank()?;
+        let mut head = format!(
+            "{} {}",
+            Role::Label.paint(&r.action),
+            Role::Host.paint(r.address.as_deref().unwrap_or("?"))
+        );
+        if let Some(status) = &r.status {
+            head.push(' ');
+            head.push_str(status);
+        }
+        if let Some(mta) = &r.remote_mta {
+            head.push(' ');
+            head.push_str(&Role::Dim.paint(&format!("({mta})")).to_string());
+        }
+        w.line(&head)?;
+        if let Some(diagnostic) = &r.diagnostic {
+            w.paragraph(4, diagnostic)?;
+        }
+        if let Some(cause) = &r.cause {
+            w.line(&format!(
+                "  {}: {} {}",
+                Role::Label.paint(ui.heading_cause),
+                Role::Heading.paint(cause.title),
+                Role::Dim.paint(&format!("({})", cause.id))
+            ))?;
+            w.paragraph(4, cause.explanation)?;
+            w.paragraph(4, &kb::fill(ui.fix_line, &[("fix", cause.fix)]))?;
         }
     }
     Ok(())

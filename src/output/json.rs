@@ -5,12 +5,13 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::kb::{Comparison, ExplainPage, Lang};
+use crate::input::Explained;
+use crate::kb::{Comparison, Lang};
 
 #[derive(Serialize)]
 struct ExplainDocument<'a> {
     lang: Lang,
-    results: &'a [ExplainPage],
+    results: &'a [Explained],
 }
 
 #[derive(Serialize)]
@@ -21,7 +22,7 @@ struct CompareDocument<'a> {
 }
 
 /// `smtpdiag explain --json`: `{"lang": "en", "results": [page, ...]}`.
-pub fn explain_pages(out: &mut dyn Write, pages: &[ExplainPage], lang: Lang) -> io::Result<()> {
+pub fn explain_pages(out: &mut dyn Write, pages: &[Explained], lang: Lang) -> io::Result<()> {
     write_pretty(
         out,
         &ExplainDocument {

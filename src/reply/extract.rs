@@ -386,7 +386,11 @@ fn pair(bytes: &[u8], from: usize, enhanced: &[EnhancedAt]) -> Option<EnhancedAt
         .take(4)
         .take_while(|b| matches!(b, b' ' | b'-' | b':' | b'#' | b'\'' | b'"' | b'('))
         .count();
-    enhanced.iter().find(|e| e.at == from + gap).copied()
+    // `enhanced` is in text order: a binary search keeps long texts linear.
+    enhanced
+        .binary_search_by_key(&(from + gap), |e| e.at)
+        .ok()
+        .map(|i| enhanced[i])
 }
 
 /// Whether the text before a number ends the way text before a reply does.
