@@ -108,7 +108,13 @@ pub fn report(
 
     w.blank()?;
     w.line(&Role::Label.paint(ui.heading_blocklists).to_string())?;
-    blocklist_lines(&mut w, ui, &report.dnsbl, report.dnsbl_lists.len(), detail)?;
+    let nothing_to_look_up = report.mx.iter().all(|h| h.addresses.is_empty());
+    if report.dnsbl.is_empty() && report.dnsbl_lists.is_empty() && nothing_to_look_up {
+        // Not `--no-dnsbl`: there was no address to look up (null MX, no usable MX).
+        w.paragraph(2, ui.label_dnsbl_no_address)?;
+    } else {
+        blocklist_lines(&mut w, ui, &report.dnsbl, report.dnsbl_lists.len(), detail)?;
+    }
 
     w.blank()?;
     w.line(&Role::Label.paint(ui.heading_smtp).to_string())?;
