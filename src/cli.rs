@@ -1,8 +1,9 @@
 //! The command line, as clap sees it. Doc comments are the help text. Nothing outside
 //! `config.rs` reads these types: they are turned into a checked [`crate::config::Config`].
 
-// Doc comments here are `--help` text, read in a terminal, not rustdoc Markdown.
-#![allow(clippy::doc_markdown)]
+// Doc comments here are `--help` text, read in a terminal, not rustdoc Markdown: brackets
+// are clap's `[default: ...]` and `IP[:PORT]`, not links.
+#![allow(clippy::doc_markdown, rustdoc::broken_intra_doc_links)]
 
 use std::path::PathBuf;
 
