@@ -300,6 +300,19 @@ fn refusal_at_mail_from_is_about_the_sender() {
 }
 
 #[test]
+fn a_permanent_refusal_instead_of_the_greeting_is_policy() {
+    let cause = cause_of(
+        "host mx.example.net [192.0.2.1] SMTP error from remote mail server after initial connection: 554 No SMTP service here",
+    );
+    assert_eq!(cause.id, "policy");
+    // A 421 there is a busy or closing server, not a refusal of this client.
+    let cause = cause_of(
+        "SMTP error from remote mail server after initial connection: 421 Service not available",
+    );
+    assert_eq!(cause.id, "service-unavailable");
+}
+
+#[test]
 fn weak_causes_from_the_issue() {
     for (text, cause) in [
         (

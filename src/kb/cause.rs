@@ -260,6 +260,14 @@ pub fn classify(
             evidence.command = command;
             "sender-domain-not-found"
         }
+        // A permanent refusal instead of the greeting, with nothing more precise: the
+        // server refuses this client by policy (a busy server answers 421, not 5xx).
+        (Some(Stage::Greeting), "service-unavailable" | "system-error" | "unknown")
+            if code.is_some_and(|c| c.class().digit() == 5) =>
+        {
+            evidence.command = command;
+            "policy"
+        }
         _ => id,
     };
     reference(id, evidence)
