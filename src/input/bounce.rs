@@ -238,7 +238,7 @@ pub fn read_bounce(input: &str, bytes: &[u8], lang: Lang) -> Result<BounceReport
         }
     }
     let prose = prose_of(&message);
-    if let Some(notification) = ses_notification(&prose, &mut report, lang) {
+    if let Some(notification) = ses_notification(&prose, &report, lang) {
         return Ok(notification);
     }
     if is_complaint_without_report(&message) {
@@ -690,7 +690,7 @@ fn looks_like_bounce(message: &Message<'_>) -> bool {
 
 /// An Amazon SES notification sent by e-mail (its JSON body, RFC 3464 field names in
 /// camel case): bounces and complaints, each recipient with its diagnostic.
-fn ses_notification(prose: &str, report: &mut BounceReport, lang: Lang) -> Option<BounceReport> {
+fn ses_notification(prose: &str, report: &BounceReport, lang: Lang) -> Option<BounceReport> {
     let start = prose.find("{\"notificationType\"")?;
     let first_value = |text: &str| {
         serde_json::Deserializer::from_str(text)

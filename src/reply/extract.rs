@@ -78,6 +78,7 @@ pub fn extract(input: &str) -> Option<Extracted> {
         .enumerate()
         .max_by_key(|(i, c)| (c.rank(), std::cmp::Reverse(*i)))
         .map(|(_, c)| *c);
+    // `used`: where the chosen reply stands in the text.
     let (reply, used) = match chosen {
         Some(primary) => {
             let (lines, end) = reply_lines(&text, &basic, primary);
@@ -94,7 +95,7 @@ pub fn extract(input: &str) -> Option<Extracted> {
                 enhanced: paired.map(|e| e.code),
                 lines,
             };
-            (reply, Some((primary.at, end, paired.map(|e| e.at))))
+            (reply, Some((primary.at, end)))
         }
         None => {
             let reply = Reply {
@@ -106,12 +107,7 @@ pub fn extract(input: &str) -> Option<Extracted> {
         }
     };
 
-    let context = other_codes(
-        &basic,
-        &enhanced,
-        &reply,
-        used.map(|(start, end, _)| (start, end)),
-    );
+    let context = other_codes(&basic, &enhanced, &reply, used);
     Some(Extracted {
         reply,
         context,
