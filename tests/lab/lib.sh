@@ -4,8 +4,10 @@
 # The lab: unbound (127.0.0.153:53), nsd (127.0.0.1:5301), rbldnsd
 # (127.0.0.1:5302), postgrey (127.0.0.1:5303) and one Postfix instance with
 # one smtpd listener per scenario on port 25 of 127.0.0.10-20, 127.0.1.1-10
-# and [::1]. Everything listens and talks on loopback only.
-# Scenarios: docs/lab.md.
+# and [::1]. The sending side: a second Postfix instance (the client) and an
+# Exim unpacked from Debian's .deb files, which listen on nothing and relay
+# test messages to the scenario listeners (tests/lab/send-scenarios).
+# Everything listens and talks on loopback only. Scenarios: docs/lab.md.
 
 set -uo pipefail
 
@@ -52,7 +54,17 @@ LAB_PACKAGES=(
   "util-linux:/usr/bin/unshare"
   "iproute2:/usr/bin/ss"
   "procps:/usr/bin/pgrep"
+  # the unpacked exim4-daemon-light needs it; nothing else of exim is installed
+  "libidn12:/usr/lib/$(uname -m)-linux-gnu/libidn.so.12"
 )
+
+# The sending side (docs/lab.md, "The sending side").
+PFCLIENT=$STATE/pfclient
+EXIM=$STATE/exim/root/usr/sbin/exim4
+# Debian's exim4 conflicts with postfix: its packages are only downloaded
+# (kept here, for offline runs) and unpacked into $STATE/exim/root.
+EXIM_DEBS=(exim4-daemon-light exim4-base exim4-config)
+DEB_CACHE=${SMTPDIAG_LAB_DEB_CACHE:-/var/cache/smtpdiag-lab}
 
 say() { printf 'lab: %s\n' "$*" >&2; }
 die() { printf 'lab: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -137,11 +149,13 @@ install_packages() {
 # -------------------------------------------------------------- processes --
 
 # PIDs of every process that belongs to this lab: our daemons whose command
-# line names the state directory, and every Postfix process started for this
-# instance (MAIL_CONFIG in its environment, or in the recorded mount namespace).
+# line names the state directory, every Postfix process started for either
+# instance (MAIL_CONFIG in its environment, or in a recorded mount namespace)
+# and every exim process (in exim's recorded mount namespace).
 lab_pids() {
-  local d pid comm cmd env ns recorded_ns="" args=()
+  local d pid comm cmd env ns recorded_ns="" exim_ns="" args=()
   [ -r "$STATE/run/postfix.mntns" ] && read -r recorded_ns <"$STATE/run/postfix.mntns"
+  [ -r "$STATE/run/exim.mntns" ] && read -r exim_ns <"$STATE/run/exim.mntns"
   for d in /proc/[0-9]*; do
     pid=${d#/proc/}
     [ "$pid" = "$$" ] && continue
@@ -156,7 +170,7 @@ lab_pids() {
         case $comm in perl) case $cmd in *postgrey*) ;; *) continue ;; esac ;; esac
         case $cmd in *"$STATE/"*) echo "$pid" ;; esac
         ;;
-      master|smtpd|pickup|qmgr|tlsmgr|trivial-rewrite|cleanup|bounce|verify|flush|proxymap|anvil|scache|postlogd|error|discard|postfix-script|postfix)
+      master|smtpd|pickup|qmgr|tlsmgr|trivial-rewrite|cleanup|bounce|verify|flush|proxymap|anvil|scache|postlogd|error|discard|postfix-script|postfix|smtp|virtual|showq)
         ns=$(readlink "$d/ns/mnt" 2>/dev/null) || ns=""
         if [ -n "$recorded_ns" ] && [ "$ns" = "$recorded_ns" ]; then
           echo "$pid"
@@ -164,8 +178,19 @@ lab_pids() {
         fi
         mapfile -d '' args 2>/dev/null <"$d/environ" || continue
         for env in "${args[@]}"; do
-          [ "$env" = "MAIL_CONFIG=$STATE/postfix/etc" ] && { echo "$pid"; break; }
+          case $env in
+            "MAIL_CONFIG=$STATE/postfix/etc"|"MAIL_CONFIG=$PFCLIENT/etc") echo "$pid"; break ;;
+          esac
         done
+        ;;
+      exim4)
+        ns=$(readlink "$d/ns/mnt" 2>/dev/null) || ns=""
+        if [ -n "$exim_ns" ] && [ "$ns" = "$exim_ns" ]; then
+          echo "$pid"
+          continue
+        fi
+        mapfile -d '' args 2>/dev/null <"$d/cmdline" || continue
+        case "${args[0]:-}" in "$STATE/"*) echo "$pid" ;; esac
         ;;
     esac
   done
@@ -181,7 +206,7 @@ stop_all() {
   seen=$left
   # SIGTERM to each daemon's main process (for Postfix's master this is what
   # "postfix stop" does, without its 1 s polling); master then ends its children.
-  for f in "$STATE"/run/*.pid "$STATE/postfix/spool/pid/master.pid"; do
+  for f in "$STATE"/run/*.pid "$STATE/postfix/spool/pid/master.pid" "$PFCLIENT/spool/pid/master.pid"; do
     [ -f "$f" ] || continue
     pid=$(tr -dc '0-9' 2>/dev/null <"$f" | head -c 10)
     # Only signal a pid from a pidfile if it still looks like ours.
@@ -201,7 +226,7 @@ stop_all() {
     sleep 0.3
     left=$(lab_pids)
   fi
-  rm -f "$STATE"/run/*.pid "$STATE/run/postfix.mntns" 2>/dev/null
+  rm -f "$STATE"/run/*.pid "$STATE"/run/*.mntns 2>/dev/null
   if [ -n "$left" ]; then
     say "processes survived SIGKILL: $left"
     return 1
@@ -230,6 +255,9 @@ check_unbound() {
     q $RESOLVER 53 2.0.0.127.zen.spamhaus.org A | grep -qx 127.0.0.2
 }
 check_postgrey() { timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$GREY_PORT" 2>/dev/null; }
+pidfile_alive() { pid_alive "$(tr -dc '0-9' 2>/dev/null <"$1")"; }
+check_pfclient() { pidfile_alive "$PFCLIENT/spool/pid/master.pid"; }
+check_exim() { pidfile_alive "$STATE/run/exim.pid"; }
 
 # First line of an SMTP greeting, or nothing. Sends QUIT, never anything else.
 smtp_greeting() { # address
@@ -295,7 +323,8 @@ conf_current() {
 
 # Quiet: 0 when every server answers; stops at the first that does not.
 lab_up() {
-  check_unbound && check_nsd && check_rbldnsd && check_postgrey && check_all_smtp
+  check_unbound && check_nsd && check_rbldnsd && check_postgrey && check_all_smtp &&
+    check_pfclient && check_exim
 }
 
 # Prints one line per server; returns 0 when every server answers.
@@ -309,6 +338,10 @@ lab_status() { # [verbose]
   else echo "rbldnsd   DOWN  127.0.0.1:$RBL_PORT"; rc=1; fi
   if check_postgrey; then echo "postgrey  up    127.0.0.1:$GREY_PORT"
   else echo "postgrey  DOWN  127.0.0.1:$GREY_PORT"; rc=1; fi
+  if check_pfclient; then echo "pfclient  up    Postfix sending instance (no listener; log $STATE/log/postfix-client.log)"
+  else echo "pfclient  DOWN  Postfix sending instance ($PFCLIENT)"; rc=1; fi
+  if check_exim; then echo "exim      up    queue runner every 2 s (no listener; log $STATE/log/exim/mainlog)"
+  else echo "exim      DOWN  queue runner ($STATE/exim)"; rc=1; fi
   if [ $rc -eq 0 ] && ! conf_current; then
     echo "config    OUTDATED  tests/lab changed since the lab started; run tests/lab/start"
     rc=1
@@ -478,6 +511,66 @@ configure() {
   # Postfix waits until a config file is at least a second or two old
   # ("let it settle") before reading it: backdate them to start at once.
   touch -d '1 minute ago' "$etc"/*
+
+  configure_pfclient || return 1
+  configure_exim || return 1
+}
+
+# The Postfix client: its own config and queue; bounces to a maildir.
+configure_pfclient() {
+  local etc=$PFCLIENT/etc
+  mkdir -p "$etc" "$STATE/mail/postfix"/{new,cur,tmp} || return 1
+  subst "$LAB_CONF/postfix-client/main.cf" "$etc/main.cf"
+  subst "$LAB_CONF/postfix-client/master.cf" "$etc/master.cf"
+  # virtual(8) delivers as nobody (virtual_uid_maps).
+  chown -R nobody:nogroup "$STATE/mail/postfix"
+  touch -d '1 minute ago' "$etc"/*
+}
+
+# The newest cached .deb of a package, or nothing.
+cached_deb() { compgen -G "$DEB_CACHE/${1}_*.deb" | sort -V | tail -n 1; }
+
+# Make sure $DEB_CACHE holds the exim .debs: kept from an earlier start (CI
+# runs offline on the same machine), else fetched with apt-get download.
+fetch_exim_debs() {
+  local p missing=() log=$DEB_CACHE/download.log
+  for p in "${EXIM_DEBS[@]}"; do [ -n "$(cached_deb "$p")" ] || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "no apt-get to download ${missing[*]}; put their .deb files in $DEB_CACHE"
+  mkdir -p "$DEB_CACHE" || die "cannot create $DEB_CACHE"
+  say "downloading ${missing[*]} into $DEB_CACHE"
+  # (APT::Sandbox::User=root: apt's _apt user cannot write into $DEB_CACHE.)
+  if ! ( cd "$DEB_CACHE" && apt-get -o APT::Sandbox::User=root download "${missing[@]}" ) >"$log" 2>&1; then
+    # The package lists may be missing or out of date.
+    ( apt-get update && cd "$DEB_CACHE" && apt-get -o APT::Sandbox::User=root download "${missing[@]}" ) >>"$log" 2>&1 || {
+      say "cannot download ${missing[*]} (no network? copy their .deb files into $DEB_CACHE)"
+      log_tail "$log"
+      exit 1
+    }
+  fi
+  for p in "${EXIM_DEBS[@]}"; do
+    [ -n "$(cached_deb "$p")" ] || die "apt-get download left no $p .deb in $DEB_CACHE"
+  done
+}
+
+# Exim: the .debs unpacked into $STATE/exim/root, and the /etc overlay of its
+# namespace (see start_exim): its configuration, the lab resolver and hosts, and
+# a passwd/group that name Debian-exim.
+configure_exim() {
+  local p deb e=$STATE/exim
+  mkdir -p "$e/root" "$e/spool" "$e/etc/exim4" "$STATE/mail/exim" "$STATE/log/exim" || return 1
+  for p in "${EXIM_DEBS[@]}"; do
+    deb=$(cached_deb "$p")
+    [ -n "$deb" ] || { say "no $p .deb in $DEB_CACHE"; return 1; }
+    dpkg -x "$deb" "$e/root" || { say "cannot unpack $deb"; return 1; }
+  done
+  subst "$LAB_CONF/exim/exim.conf" "$e/etc/exim4/exim4.conf"
+  cp "$STATE/resolv.conf" "$STATE/hosts" "$e/etc/" || return 1
+  { cat /etc/passwd
+    printf 'Debian-exim:x:%s:%s:smtpdiag lab exim:/nonexistent:/usr/sbin/nologin\n' "$(id -u mail)" "$(id -g mail)"
+  } >"$e/etc/passwd" &&
+  { cat /etc/group; printf 'Debian-exim:x:%s:\n' "$(id -g mail)"; } >"$e/etc/group" || return 1
+  chown mail:mail "$e/spool" "$STATE/mail/exim" "$STATE/log/exim"
 }
 
 # ------------------------------------------------------------ daemons --
@@ -527,24 +620,29 @@ start_postgrey() {
   echo $! >"$STATE/run/postgrey.pid"
 }
 
+# Create the queue directories as /etc/postfix/postfix-files says
+# ("postfix post-install create-missing" does the same but takes ~2 s),
+# then skip postfix-script's integrity checks (quick-start).
+make_postfix_queue() { # queue_directory data_directory
+  local q=$1 d
+  install -d -o root -g root -m 755 "$q" "$q/pid" &&
+  install -d -o postfix -g root -m 700 "$2" &&
+  for d in active bounce corrupt defer deferred flush hold incoming private saved trace; do
+    install -d -o postfix -g root -m 700 "$q/$d" || return 1
+  done &&
+  install -d -o postfix -g postdrop -m 730 "$q/maildrop" &&
+  install -d -o postfix -g postdrop -m 710 "$q/public" &&
+  touch "$q/quick-start"
+}
+
 start_postfix() {
   local etc=$STATE/postfix/etc out pid
   out=$(postconf -c "$etc" -n 2>&1 >/dev/null)
   [ -z "$out" ] || { say "postfix main.cf problem: $out"; return 1; }
   # Private mount namespace: Postfix sees the lab resolver in /etc/resolv.conf;
   # the real /etc/resolv.conf is untouched.
-  # Create the queue directories as /etc/postfix/postfix-files says
-  # ("postfix post-install create-missing" does the same but takes ~2 s),
-  # then skip postfix-script's integrity checks (quick-start).
-  local q=$STATE/postfix/spool d
-  install -d -o root -g root -m 755 "$q" "$q/pid" &&
-  install -d -o postfix -g root -m 700 "$STATE/postfix/data" &&
-  for d in active bounce corrupt defer deferred flush hold incoming private saved trace; do
-    install -d -o postfix -g root -m 700 "$q/$d" || return 1
-  done &&
-  install -d -o postfix -g postdrop -m 730 "$q/maildrop" &&
-  install -d -o postfix -g postdrop -m 710 "$q/public" &&
-  touch "$q/quick-start" || { say "cannot create the Postfix queue directories in $q"; return 1; }
+  make_postfix_queue "$STATE/postfix/spool" "$STATE/postfix/data" ||
+    { say "cannot create the Postfix queue directories in $STATE/postfix/spool"; return 1; }
   : >"$STATE/log/postfix-start.log"
   if ! unshare --mount --propagation private -- /bin/sh -c '
         mount --bind "$1/resolv.conf" /etc/resolv.conf &&
@@ -558,6 +656,60 @@ start_postfix() {
   pid=$(tr -dc '0-9' 2>/dev/null <"$STATE/postfix/spool/pid/master.pid")
   pid_alive "$pid" || { say "postfix master is not running"; log_tail "$STATE/log/postfix.log"; return 1; }
   readlink "/proc/$pid/ns/mnt" >"$STATE/run/postfix.mntns"
+}
+
+# The Postfix client runs in the lab Postfix's mount namespace (lab resolver).
+start_pfclient() {
+  local etc=$PFCLIENT/etc out pid
+  out=$(postconf -c "$etc" -n 2>&1 >/dev/null)
+  [ -z "$out" ] || { say "Postfix client main.cf problem: $out"; return 1; }
+  make_postfix_queue "$PFCLIENT/spool" "$PFCLIENT/data" ||
+    { say "cannot create the Postfix client queue directories in $PFCLIENT/spool"; return 1; }
+  pid=$(tr -dc '0-9' 2>/dev/null <"$STATE/postfix/spool/pid/master.pid")
+  pid_alive "$pid" || { say "the lab Postfix is not running: no namespace to start the client in"; return 1; }
+  : >"$STATE/log/postfix-client-start.log"
+  if ! nsenter --mount="/proc/$pid/ns/mnt" -- /usr/sbin/postfix -c "$etc" start \
+         >>"$STATE/log/postfix-client-start.log" 2>&1 9>&-; then
+    say "the Postfix client did not start"
+    log_tail "$STATE/log/postfix-client-start.log"
+    log_tail "$STATE/log/postfix-client.log"
+    return 1
+  fi
+  check_pfclient || { say "the Postfix client master is not running"; log_tail "$STATE/log/postfix-client.log"; return 1; }
+}
+
+# Exim runs in a private mount namespace whose /etc is a read-only overlay of
+# $STATE/exim/etc on the real /etc: there /etc/exim4/exim4.conf is the lab's
+# (the binary's compiled-in path: no -C, which would cost exim its privilege
+# when it re-executes itself), /etc/resolv.conf names the lab resolver, and
+# /etc/passwd has Debian-exim, the user the binary looks up before it reads any
+# configuration (the unpacked package created no such account, and the lab
+# adds none to the system). The real /etc is untouched. No listener: a forced
+# queue run every 2 s (-qf: retry times are not waited for; the retry rule's
+# 10 s cutoff still returns a message that keeps failing).
+start_exim() {
+  local pid
+  : >"$STATE/log/exim-start.log"
+  if ! unshare --mount --propagation private -- /bin/sh -c '
+        mount -t overlay smtpdiag-lab-etc -o "lowerdir=$1/exim/etc:/etc" /etc &&
+        "$2" -bV >/dev/null &&
+        exec "$2" -qf2s -oP "$1/run/exim.pid"' lab "$STATE" "$EXIM" >>"$STATE/log/exim-start.log" 2>&1 9>&-; then
+    say "exim did not start"
+    log_tail "$STATE/log/exim-start.log"
+    log_tail "$STATE/log/exim/paniclog"
+    return 1
+  fi
+  wait_for check_exim 5 || { say "exim is not running"; log_tail "$STATE/log/exim-start.log"; log_tail "$STATE/log/exim/paniclog"; return 1; }
+  pid=$(tr -dc '0-9' 2>/dev/null <"$STATE/run/exim.pid")
+  readlink "/proc/$pid/ns/mnt" >"$STATE/run/exim.mntns"
+}
+
+# Run the lab's exim in its namespace: exim_run ARGS...
+exim_run() {
+  local pid
+  pid=$(tr -dc '0-9' 2>/dev/null <"$STATE/run/exim.pid")
+  pid_alive "$pid" || { say "the lab exim is not running"; return 1; }
+  nsenter --mount="/proc/$pid/ns/mnt" -- "$EXIM" "$@"
 }
 
 check_all_smtp() { check_postfix quiet >/dev/null; }
