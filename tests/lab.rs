@@ -141,6 +141,10 @@ const REAL_LISTS: [&str; 7] = [
 ];
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn healthy_domain_resolves() {
     lab::ensure_running();
     assert_answer("healthy.test", "MX", &["10 mx.healthy.test."]);
@@ -149,6 +153,10 @@ fn healthy_domain_resolves() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn each_scenario_domain_has_its_mx() {
     lab::ensure_running();
     for (domain, ip) in [
@@ -173,6 +181,10 @@ fn each_scenario_domain_has_its_mx() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn mx_shapes() {
     lab::ensure_running();
     assert_answer("wrongname.test", "MX", &["10 mail.wrongname.test."]);
@@ -231,6 +243,10 @@ fn mx_shapes() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn batch_domains_all_resolve() {
     use std::fmt::Write as _;
     lab::ensure_running();
@@ -266,6 +282,10 @@ fn batch_domains_all_resolve() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn missing_broken_and_foreign_names() {
     lab::ensure_running();
     assert_nxdomain("nosuch.test", "MX");
@@ -281,6 +301,10 @@ fn missing_broken_and_foreign_names() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn reverse_dns() {
     lab::ensure_running();
     for (ip, name) in [
@@ -316,6 +340,10 @@ fn reverse_dns() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn blocklist_test_entries_on_every_real_list() {
     lab::ensure_running();
     for zone in REAL_LISTS {
@@ -348,6 +376,10 @@ fn blocklist_test_entries_on_every_real_list() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn blocklist_scenario_entries() {
     lab::ensure_running();
     let zen = "zen.spamhaus.org";
@@ -406,6 +438,10 @@ fn blocklist_scenario_entries() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn lab_only_lists() {
     lab::ensure_running();
     for ip in [
@@ -582,6 +618,10 @@ fn healthy_session(ip: &str, name: &str) -> Smtp {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn healthy_listener() {
     lab::ensure_running();
     let mut smtp = healthy_session(lab::HEALTHY, "mx.healthy.test");
@@ -631,6 +671,10 @@ fn healthy_listener() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn v6only_listener() {
     lab::ensure_running();
     let mut smtp = healthy_session(lab::V6ONLY, "mx.v6only.test");
@@ -650,6 +694,10 @@ fn v6only_listener() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn busy_listener_says_421_and_hangs_up() {
     lab::ensure_running();
     let mut smtp = Smtp::connect(lab::BUSY);
@@ -662,6 +710,10 @@ fn busy_listener_says_421_and_hangs_up() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn deny_listener_says_554_then_503() {
     lab::ensure_running();
     let mut smtp = Smtp::connect(lab::DENY);
@@ -679,6 +731,10 @@ fn deny_listener_says_554_then_503() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn rbl_listener_rejects_only_listed_clients() {
     lab::ensure_running();
     // From 127.0.0.1 (not listed): accepted.
@@ -708,6 +764,10 @@ fn rbl_listener_rejects_only_listed_clients() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn helo_listener_is_strict() {
     lab::ensure_running();
     let mut smtp = Smtp::connect(lab::HELO);
@@ -742,6 +802,10 @@ fn helo_listener_is_strict() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn grey_listener_greylists() {
     lab::ensure_running();
     let mut smtp = healthy_session(lab::GREY, "mx.grey.test");
@@ -756,6 +820,10 @@ fn grey_listener_greylists() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn badtls_listener_advertises_starttls_but_fails_it() {
     lab::ensure_running();
     let mut smtp = Smtp::connect(lab::BADTLS);
@@ -782,6 +850,10 @@ fn badtls_listener_advertises_starttls_but_fails_it() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn relay_listener_denies_its_own_domain() {
     lab::ensure_running();
     let mut smtp = healthy_session(lab::RELAY, "mx.relay.test");
@@ -794,6 +866,10 @@ fn relay_listener_denies_its_own_domain() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn stall_listener_sends_no_banner() {
     lab::ensure_running();
     let addr = SocketAddr::new(lab::STALL.parse().unwrap(), lab::SMTP_PORT);
@@ -814,6 +890,10 @@ fn stall_listener_sends_no_banner() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn expired_listener_offers_starttls() {
     lab::ensure_running();
     let mut smtp = healthy_session(lab::EXPIRED, "mx.expired.test");
@@ -866,6 +946,10 @@ fn tls_verify(ip: &str, name: &str) -> (bool, String) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn certificates() {
     lab::ensure_running();
     let (ok, text) = tls_verify(lab::HEALTHY, "mx.healthy.test");
@@ -883,6 +967,10 @@ fn certificates() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn closed_address_refuses() {
     lab::ensure_running();
     let addr = SocketAddr::new(lab::CLOSED.parse().unwrap(), lab::SMTP_PORT);
@@ -892,6 +980,10 @@ fn closed_address_refuses() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn batch_listeners() {
     lab::ensure_running();
     let mut seen = BTreeMap::new();

@@ -79,6 +79,10 @@ fn rcpt_reply(report: &Value) -> &Value {
 // --- DNS -----------------------------------------------------------------------------
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn null_mx_is_permanent_without_connecting() {
     let (code, report) = probe(&["nullmx.test"]);
     assert_eq!(code, 2);
@@ -92,6 +96,10 @@ fn null_mx_is_permanent_without_connecting() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn null_mx_mixed_with_other_records_is_its_own_finding() {
     let (_, report) = probe(&["nullmix.test", "--no-smtp"]);
     assert_eq!(report["null_mx"], true);
@@ -100,6 +108,10 @@ fn null_mx_mixed_with_other_records_is_its_own_finding() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn implicit_mx_uses_the_domain_address() {
     let (code, report) = probe(&["implicit.test", "--no-smtp"]);
     assert_eq!(code, 0);
@@ -110,6 +122,10 @@ fn implicit_mx_uses_the_domain_address() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn no_mx_and_no_address_cannot_receive_mail() {
     let (code, report) = probe(&["nomail.test"]);
     assert_eq!(code, 2);
@@ -117,6 +133,10 @@ fn no_mx_and_no_address_cannot_receive_mail() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn dangling_mx() {
     let (code, report) = probe(&["dangling.test"]);
     assert_eq!(code, 2);
@@ -130,6 +150,10 @@ fn dangling_mx() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn ip_literal_mx() {
     let (code, report) = probe(&["literal.test"]);
     assert_eq!(code, 2);
@@ -137,6 +161,10 @@ fn ip_literal_mx() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn cname_mx_and_duplicate_hosts() {
     let (_, report) = probe(&["cname.test", "--no-smtp"]);
     assert_eq!(report["mx"][0]["cname"], "mx.healthy.test");
@@ -152,6 +180,10 @@ fn cname_mx_and_duplicate_hosts() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn nxdomain_servfail_and_timeout_are_distinct() {
     let (code, report) = probe(&["nosuch.test"]);
     assert_eq!((code, report["verdict"].as_str()), (2, Some("permanent")));
@@ -188,6 +220,10 @@ fn nxdomain_servfail_and_timeout_are_distinct() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn unreachable_resolver_exits_3() {
     // Port 9 (discard) on loopback: nothing listens, so the query is refused at once.
     let (code, report) = probe_with_resolver("healthy.test", "127.0.0.1:9");
@@ -213,6 +249,10 @@ fn probe_with_resolver(domain: &str, resolver: &str) -> (i32, Value) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn internationalised_names_are_shown_as_typed() {
     let (_, report) = probe(&["bücher.test"]);
     assert_eq!(report["domain"], "bücher.test");
@@ -221,6 +261,10 @@ fn internationalised_names_are_shown_as_typed() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn reverse_dns_is_forward_confirmed() {
     let (_, report) = probe(&["healthy.test", "--no-smtp"]);
     let reverse = &report["mx"][0]["reverse_dns"][0];
@@ -250,6 +294,10 @@ fn dnsbl_entry<'a>(report: &'a Value, address: &str, zone: &str) -> &'a Value {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn a_listed_sending_address_is_a_554_class_finding() {
     let (code, report) = probe(&["healthy.test", "--no-smtp", "--check-ip", "127.0.0.66"]);
     assert_eq!(code, 2);
@@ -304,6 +352,10 @@ fn blocklist(args: &[&str]) -> (i32, Value) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn listed_ipv6_and_pbl_meanings() {
     let (code, report) = blocklist(&["2001:db8::66", "127.0.0.67"]);
     assert_eq!(code, 2);
@@ -321,6 +373,10 @@ fn listed_ipv6_and_pbl_meanings() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn spamhaus_error_answers_are_not_listings() {
     let (code, report) = blocklist(&["127.0.0.70", "127.0.0.71", "127.0.0.72"]);
     assert_eq!(code, 0, "{report}");
@@ -337,6 +393,10 @@ fn spamhaus_error_answers_are_not_listings() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn unreliable_lists_are_detected() {
     let (_, report) = blocklist(&["127.0.0.5", "--dnsbl", "listall.dnsbl.test"]);
     assert_eq!(report["dnsbl_lists"][0]["localhost_listed"], true);
@@ -355,6 +415,10 @@ fn unreliable_lists_are_detected() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn the_default_lists_are_healthy_in_the_lab() {
     let (code, report) = blocklist(&["127.0.0.5"]);
     assert_eq!(code, 0);
@@ -366,6 +430,10 @@ fn the_default_lists_are_healthy_in_the_lab() {
 // --- SMTP ---------------------------------------------------------------------------
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn healthy_server_accepts_postmaster_over_tls() {
     let (code, report) = probe(&["healthy.test"]);
     assert_eq!(code, 0, "{:?}", kinds(&report));
@@ -389,6 +457,10 @@ fn healthy_server_accepts_postmaster_over_tls() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn the_lab_ca_makes_the_certificate_trusted() {
     let ca = support::lab::ca_file();
     let (code, report) = probe(&["healthy.test", "--ca-file", &ca]);
@@ -398,6 +470,10 @@ fn the_lab_ca_makes_the_certificate_trusted() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn self_signed_certificate() {
     let ca = support::lab::ca_file();
     // Trusting the lab CA changes nothing: the certificate signed itself.
@@ -411,6 +487,10 @@ fn self_signed_certificate() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn expired_and_misnamed_certificates() {
     let ca = support::lab::ca_file();
     let (_, report) = probe(&["expired.test", "--ca-file", &ca]);
@@ -420,6 +500,10 @@ fn expired_and_misnamed_certificates() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn unknown_mailbox_is_550_5_1_1() {
     let (code, report) = probe(&["healthy.test", "--rcpt", "nosuchuser@healthy.test"]);
     assert_eq!(code, 2);
@@ -432,6 +516,10 @@ fn unknown_mailbox_is_550_5_1_1() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn an_address_as_the_target_asks_for_that_mailbox() {
     let (code, report) = probe(&["nosuchuser@healthy.test"]);
     assert_eq!(code, 2);
@@ -439,6 +527,10 @@ fn an_address_as_the_target_asks_for_that_mailbox() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn greeting_421_is_transient() {
     let (code, report) = probe(&["busy.test"]);
     assert_eq!(code, 1);
@@ -449,6 +541,10 @@ fn greeting_421_is_transient() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn greeting_554_is_permanent() {
     let (code, report) = probe(&["deny.test"]);
     assert_eq!(code, 2);
@@ -457,6 +553,10 @@ fn greeting_554_is_permanent() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn reject_rbl_client_becomes_a_dnsbl_finding() {
     let (code, report) = probe(&["rbl.test", "--source", "127.0.0.66"]);
     assert_eq!(code, 2, "{:?}", kinds(&report));
@@ -473,6 +573,10 @@ fn reject_rbl_client_becomes_a_dnsbl_finding() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn greylisting_is_transient() {
     let (code, report) = probe(&["grey.test"]);
     assert_eq!(code, 1);
@@ -505,6 +609,10 @@ fn probe_helo(helo: &str) -> (i32, Value) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn strict_helo_checks_give_504_and_501() {
     let (code, report) = probe_helo("localhost");
     assert_eq!(code, 2);
@@ -519,6 +627,10 @@ fn strict_helo_checks_give_504_and_501() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn broken_starttls_454_then_the_dialogue_goes_on_in_the_clear() {
     let (code, report) = probe(&["badtls.test"]);
     assert_eq!(code, 0, "{:?}", kinds(&report));
@@ -529,6 +641,10 @@ fn broken_starttls_454_then_the_dialogue_goes_on_in_the_clear() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn relay_refused() {
     let (code, report) = probe(&["relay.test"]);
     assert_eq!(code, 2);
@@ -538,6 +654,10 @@ fn relay_refused() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn primary_down_backup_reached() {
     let (code, report) = probe(&["backup.test"]);
     assert_eq!(code, 0, "{:?}", kinds(&report));
@@ -551,6 +671,10 @@ fn primary_down_backup_reached() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn closed_server_is_transient() {
     let (code, report) = probe(&["closed.test"]);
     assert_eq!(code, 1);
@@ -558,6 +682,10 @@ fn closed_server_is_transient() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn ipv6_only_mx() {
     let (code, report) = probe(&["v6only.test"]);
     assert_eq!(code, 0, "{:?}", kinds(&report));
@@ -567,6 +695,10 @@ fn ipv6_only_mx() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn stalled_banner_ends_at_the_timeout_with_the_stage_named() {
     support::lab::ensure_running();
     let started = std::time::Instant::now();
@@ -585,6 +717,10 @@ fn stalled_banner_ends_at_the_timeout_with_the_stage_named() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn the_overall_deadline_names_the_stage() {
     support::lab::ensure_running();
     let output = Command::cargo_bin("smtpdiag")

@@ -36,6 +36,10 @@ fn lab_args(port: u16) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn a_banner_with_escape_sequences_never_reaches_stdout_raw() {
     let server = FaultServer::start(Fault::EscapeBanner);
     let output = smtpdiag()
@@ -65,6 +69,10 @@ fn a_banner_with_escape_sequences_never_reaches_stdout_raw() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn batch_json_lines_come_in_input_order_with_errors_in_place() {
     support::lab::ensure_running();
     let mut list = tempfile();
@@ -127,6 +135,10 @@ fn batch_json_lines_come_in_input_order_with_errors_in_place() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn no_server_sees_more_than_one_probe_at_a_time() {
     let server = FaultServer::start(Fault::SplitReply);
     let domains = vec!["fault.test"; 12];
@@ -157,6 +169,10 @@ fn no_server_sees_more_than_one_probe_at_a_time() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn human_batch_ends_with_a_summary() {
     support::lab::ensure_running();
     smtpdiag()
@@ -184,6 +200,10 @@ fn human_batch_ends_with_a_summary() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn nagios_line_with_performance_data() {
     support::lab::ensure_running();
     for (domain, code, word) in [
@@ -250,6 +270,10 @@ fn completions_and_man_page() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn cr_lf_in_addresses_is_refused_before_anything_is_sent() {
     let server = FaultServer::start(Fault::Healthy);
     for args in [

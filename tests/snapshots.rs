@@ -36,6 +36,10 @@ fn settings() -> insta::Settings {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn human_reports_in_every_language() {
     let settings = settings();
     for lang in ["en", "ja", "fr"] {
@@ -49,6 +53,10 @@ fn human_reports_in_every_language() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn json_reports() {
     let mut settings = settings();
     for path in [
