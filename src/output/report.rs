@@ -173,18 +173,31 @@ fn mx_lines(w: &mut Writer<'_>, ui: &Ui, host: &MxHost) -> io::Result<()> {
     Ok(())
 }
 
-fn status_text(status: DnsblStatus) -> &'static str {
+fn status_text(status: DnsblStatus, ui: &Ui) -> &'static str {
     match status {
-        DnsblStatus::Listed => "listed",
-        DnsblStatus::NotListed => "not listed",
-        DnsblStatus::PublicResolver => "refused: public resolver (127.255.255.254)",
-        DnsblStatus::RateLimited => "refused: too many queries (127.255.255.255)",
-        DnsblStatus::Typo => "wrong list name (127.255.255.252)",
-        DnsblStatus::Blocked => "query blocked (127.0.0.1)",
-        DnsblStatus::InvalidAnswer => "invalid answer",
-        DnsblStatus::Failed => "query failed",
-        DnsblStatus::Skipped => "not queried (no IPv6 data)",
-        DnsblStatus::Unreliable => "ignored: the list lists everything",
+        DnsblStatus::Listed => ui.dnsbl_status_listed,
+        DnsblStatus::NotListed => ui.dnsbl_status_not_listed,
+        DnsblStatus::PublicResolver => ui.dnsbl_status_public_resolver,
+        DnsblStatus::RateLimited => ui.dnsbl_status_rate_limited,
+        DnsblStatus::Typo => ui.dnsbl_status_typo,
+        DnsblStatus::Blocked => ui.dnsbl_status_blocked,
+        DnsblStatus::InvalidAnswer => ui.dnsbl_status_invalid_answer,
+        DnsblStatus::Failed => ui.dnsbl_status_failed,
+        DnsblStatus::Skipped => ui.dnsbl_status_skipped,
+        DnsblStatus::Unreliable => ui.dnsbl_status_unreliable,
+    }
+}
+
+/// A certificate problem as the report names it, in the language of `ui`.
+fn tls_problem_text(problem: &TlsProblem, ui: &Ui) -> &'static str {
+    match problem {
+        TlsProblem::Untrusted => ui.tls_untrusted,
+        TlsProblem::SelfSigned => ui.tls_self_signed,
+        TlsProblem::Expired => ui.tls_expired,
+        TlsProblem::NotYetValid => ui.tls_not_yet_valid,
+        TlsProblem::ExpiringSoon { .. } => ui.tls_expiring_soon,
+        TlsProblem::NameMismatch => ui.tls_name_mismatch,
+        TlsProblem::Other { .. } => ui.tls_other,
     }
 }
 
@@ -208,7 +221,7 @@ fn status_line(
             &[
                 ("address", addresses),
                 ("list", list),
-                ("status", status_text(status)),
+                ("status", status_text(status, ui)),
             ]
         ))
     ))
@@ -328,10 +341,16 @@ fn session_lines(
     w.line(&line)?;
     if let Some(tls) = &session.tls {
         let trust = if tls.trusted {
-            Role::Ok.paint("trusted").to_string()
+            Role::Ok.paint(ui.tls_trusted).to_string()
         } else {
-            let problems: Vec<&str> = tls.problems.iter().map(TlsProblem::name).collect();
-            Role::Warn.paint(&problems.join(", ")).to_string()
+            let problems: Vec<&str> = tls
+                .problems
+                .iter()
+                .map(|p| tls_problem_text(p, ui))
+                .collect();
+            Role::Warn
+                .paint(&problems.join(ui.list_separator))
+                .to_string()
         };
         let leaf = tls.chain.first().map_or(String::new(), |c| {
             format!(

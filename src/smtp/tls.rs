@@ -177,22 +177,6 @@ pub enum TlsProblem {
     },
 }
 
-impl TlsProblem {
-    /// The name used in JSON and in the report.
-    #[must_use]
-    pub fn name(&self) -> &'static str {
-        match self {
-            TlsProblem::Untrusted => "untrusted",
-            TlsProblem::SelfSigned => "self-signed",
-            TlsProblem::Expired => "expired",
-            TlsProblem::NotYetValid => "not-yet-valid",
-            TlsProblem::ExpiringSoon { .. } => "expiring-soon",
-            TlsProblem::NameMismatch => "name-mismatch",
-            TlsProblem::Other { .. } => "other",
-        }
-    }
-}
-
 /// One certificate of the chain, as shown in the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CertificateInfo {
