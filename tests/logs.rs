@@ -407,6 +407,10 @@ fn empty_file_and_missing_file() {
 
 /// `--probe`: the worst domains of the log, probed in the lab now.
 #[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
 fn probe_the_worst_domains_in_the_lab() {
     support::lab::ensure_running();
     let dir = scratch("probe");

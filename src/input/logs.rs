@@ -34,7 +34,7 @@ pub const DOMAINS: usize = 1000;
 /// How many recipients or domains a summary entry lists.
 pub const TOP: usize = 5;
 /// Slots of the classification cache (direct-mapped, by the hash of the status text).
-const CACHE_SLOTS: usize = 8192;
+const CACHE_SLOTS: usize = 32768;
 /// A sample is cut to this many bytes.
 const SAMPLE_LIMIT: usize = 500;
 /// Refusing clients kept (Space-Saving table size).
@@ -215,7 +215,7 @@ const MONTHS: [&[u8; 3]; 12] = [
 
 /// `Nov 30 10:15:02` (or `Nov  1 ...`, a fraction optional), with the year guessed from
 /// `now`: this year, or last year when the date would be more than a day in the future.
-fn bsd_prefix(s: &str, now: Time) -> Option<(Time, usize)> {
+fn bsd_prefix(s: &str, now: Time, year: i64) -> Option<(Time, usize)> {
     let b = s.as_bytes();
     let name = b.get(..3)?;
     let month = MONTHS.iter().position(|m| m.as_slice() == name)? as u32 + 1;
@@ -249,7 +249,6 @@ fn bsd_prefix(s: &str, now: Time) -> Option<(Time, usize)> {
     if !valid(month, day, hour, minute, second) {
         return None;
     }
-    let year = now.year();
     let mut time = Time::from_parts(year, month, day, hour, minute, second);
     if time.0 > now.0 + 86_400 {
         time = Time::from_parts(year - 1, month, day, hour, minute, second);
@@ -337,6 +336,7 @@ struct ExchangeFields {
 #[derive(Debug, Clone)]
 pub struct LineParser {
     now: Time,
+    year: i64,
     exchange: Option<ExchangeFields>,
 }
 
@@ -346,6 +346,7 @@ impl LineParser {
     pub fn new(now: Time) -> LineParser {
         LineParser {
             now,
+            year: now.year(),
             exchange: None,
         }
     }
@@ -377,7 +378,7 @@ impl LineParser {
             }
             return syslog_line(Some(time), rest, events);
         }
-        if let Some((time, used)) = bsd_prefix(line, self.now) {
+        if let Some((time, used)) = bsd_prefix(line, self.now, self.year) {
             return syslog_line(Some(time), &line[used..], events);
         }
         false
@@ -495,9 +496,12 @@ fn syslog_line(time: Option<Time>, rest: &str, events: &mut impl FnMut(Event)) -
     let Some((_host, rest)) = rest.split_once(' ') else {
         return false;
     };
-    let end = rest.find([':', '[', ' ']).unwrap_or(rest.len());
+    let end = rest
+        .bytes()
+        .position(|b| matches!(b, b':' | b'[' | b' '))
+        .unwrap_or(rest.len());
     let program = &rest[..end];
-    let message = match rest[end..].find(": ") {
+    let message = match find(&rest[end..], ": ") {
         Some(at) => &rest[end + at + 2..],
         None => return false,
     };
@@ -516,15 +520,21 @@ fn syslog_line(time: Option<Time>, rest: &str, events: &mut impl FnMut(Event)) -
     }
 }
 
+/// Where `needle` first occurs in `haystack` (memchr's substring search: much cheaper to
+/// start than `str::find` with a `&str` pattern, which matters on every line).
+fn find(haystack: &str, needle: &str) -> Option<usize> {
+    memchr::memmem::find(haystack.as_bytes(), needle.as_bytes())
+}
+
 /// The value of `name=` in a `name=value, ...` list, up to the next `,` (or the end).
 fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     let mut from = 0;
-    while let Some(at) = text[from..].find(name) {
+    while let Some(at) = find(&text[from..], name) {
         let start = from + at;
         let before_ok = start == 0 || matches!(text.as_bytes()[start - 1], b' ' | b',');
         if before_ok {
             let value = &text[start + name.len()..];
-            let end = value.find(", ").unwrap_or(value.len());
+            let end = find(value, ", ").unwrap_or(value.len());
             return Some(value[..end].trim_end_matches(','));
         }
         from = start + name.len();
@@ -548,7 +558,7 @@ fn postfix_message(
     events: &mut impl FnMut(Event),
 ) {
     if service == "postscreen" {
-        let status = if let Some(at) = message.find("reject: ") {
+        let status = if let Some(at) = find(message, "reject: ") {
             Some(&message[at + 8..])
         } else if message.starts_with("PREGREET ") || message.starts_with("DNSBL rank ") {
             Some(message)
@@ -565,7 +575,7 @@ fn postfix_message(
         return;
     }
     if service == "smtpd" || service == "cleanup" {
-        if let Some(at) = message.find(": reject: ") {
+        if let Some(at) = find(message, ": reject: ") {
             events(Event::Refusal(Refusal {
                 time,
                 client: client_of(message),
@@ -574,7 +584,14 @@ fn postfix_message(
         }
         return;
     }
-    let Some(at) = message.find("status=") else {
+    // Only delivery agents and qmgr log a delivery status.
+    if !matches!(
+        service,
+        "smtp" | "lmtp" | "local" | "virtual" | "pipe" | "error" | "retry" | "qmgr" | "discard"
+    ) {
+        return;
+    }
+    let Some(at) = find(message, "status=") else {
         return;
     };
     let after = &message[at + 7..];
@@ -611,7 +628,7 @@ fn client_of(message: &str) -> Option<String> {
 }
 
 fn sendmail_message(time: Option<Time>, message: &str, events: &mut impl FnMut(Event)) {
-    let Some(at) = message.find("stat=") else {
+    let Some(at) = find(message, "stat=") else {
         return;
     };
     let stat = &message[at + 5..];
@@ -681,7 +698,7 @@ fn exim_line(time: Time, rest: &str, events: &mut impl FnMut(Event)) -> bool {
     };
     let recipient_token = tail.split(' ').next().unwrap_or_default();
     let recipient = address(recipient_token.trim_end_matches(':'));
-    let status = match tail.find(": ") {
+    let status = match find(tail, ": ") {
         Some(at) => &tail[at + 2..],
         None => tail[recipient_token.len()..].trim_start(),
     };
@@ -755,6 +772,11 @@ pub struct TopCounter<V = ()> {
     capacity: usize,
     slots: Vec<Slot<V>>,
     index: HashMap<Box<str>, usize>,
+    /// No slot counts less than this: counts only grow and a replaced slot gets the
+    /// old minimum plus one, so the minimum never goes down.
+    floor: u64,
+    /// Where the search for a least counted slot goes on.
+    cursor: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -772,6 +794,24 @@ impl<V: Default> TopCounter<V> {
             capacity: capacity.max(1),
             slots: Vec::new(),
             index: HashMap::new(),
+            floor: 0,
+            cursor: 0,
+        }
+    }
+
+    /// A least counted slot: the next one at the floor after the cursor, so that a run
+    /// of new keys costs one sweep over the table, not one sweep each.
+    fn least(&mut self) -> usize {
+        let n = self.slots.len();
+        loop {
+            for step in 0..n {
+                let i = (self.cursor + step) % n;
+                if self.slots[i].count <= self.floor {
+                    self.cursor = (i + 1) % n;
+                    return i;
+                }
+            }
+            self.floor = self.slots.iter().map(|s| s.count).min().unwrap_or(0);
         }
     }
 
@@ -792,12 +832,7 @@ impl<V: Default> TopCounter<V> {
             });
             return &mut self.slots[i].value;
         }
-        let i = self
-            .slots
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, s)| s.count)
-            .map_or(0, |(i, _)| i);
+        let i = self.least();
         let slot = &mut self.slots[i];
         self.index.remove(&slot.key);
         self.index.insert(key.into(), i);
@@ -885,10 +920,34 @@ fn cache_key(text: &str) -> String {
         if word.contains('@') {
             key.push('@');
         } else {
-            key.push_str(word);
+            push_masking_addresses(&mut key, word);
         }
     }
     key
+}
+
+/// Copies a word with the IP addresses between brackets (`mx.example.com[192.0.2.1]:25`)
+/// left out: the same failure at another address of the same host is the same failure.
+fn push_masking_addresses(key: &mut String, word: &str) {
+    let mut rest = word;
+    while let Some(open) = rest.find('[') {
+        let Some(len) = rest[open + 1..].find(']') else {
+            break;
+        };
+        let inside = &rest[open + 1..open + 1 + len];
+        let address = !inside.is_empty()
+            && inside.contains(['.', ':'])
+            && inside
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':');
+        key.push_str(&rest[..=open]);
+        if !address {
+            key.push_str(inside);
+        }
+        key.push(']');
+        rest = &rest[open + 2 + len..];
+    }
+    key.push_str(rest);
 }
 
 fn fnv1a(text: &str) -> u64 {
@@ -1135,10 +1194,9 @@ impl LogReader {
                     too_long = true;
                     line.clear();
                 } else if ends && line.is_empty() {
-                    // The common case: the whole line is in the buffer.
-                    let complete = chunk.to_vec();
+                    // The common case: the whole line is in the buffer, read in place.
+                    self.line(&mut parser, chunk, false, stats);
                     input.consume(used);
-                    self.line(&mut parser, &complete, false, stats);
                     continue;
                 } else {
                     line.extend_from_slice(chunk);
@@ -1600,12 +1658,12 @@ mod tests {
 
     #[test]
     fn syslog_year_is_guessed() {
-        let (t, _) = bsd_prefix("Nov 30 10:15:02 mail", now()).unwrap();
+        let (t, _) = bsd_prefix("Nov 30 10:15:02 mail", now(), 2026).unwrap();
         assert_eq!(t.to_string(), "2026-11-30T10:15:02");
         // December 31st seen on December 1st: last year's.
-        let (t, _) = bsd_prefix("Dec 31 23:59:59 mail", now()).unwrap();
+        let (t, _) = bsd_prefix("Dec 31 23:59:59 mail", now(), 2026).unwrap();
         assert_eq!(t.to_string(), "2025-12-31T23:59:59");
-        let (t, used) = bsd_prefix("Dec  2 01:00:00.123456 mail", now()).unwrap();
+        let (t, used) = bsd_prefix("Dec  2 01:00:00.123456 mail", now(), 2026).unwrap();
         assert_eq!(t.to_string(), "2026-12-02T01:00:00");
         assert_eq!(&"Dec  2 01:00:00.123456 mail"[used..], " mail");
     }
@@ -1799,6 +1857,17 @@ mod tests {
     }
 
     #[test]
+    fn cache_keys_leave_out_addresses_only() {
+        assert_eq!(
+            cache_key(
+                "host mx.example.com[192.0.2.1] said: 550 5.1.1 <a@example.com>: [TS01] x[2001:db8::1]:25"
+            ),
+            "host mx.example.com[] said: 550 5.1.1 @ [TS01] x[]:25"
+        );
+        assert_eq!(cache_key("a[b"), "a[b");
+    }
+
+    #[test]
     fn top_counter_is_bounded_and_finds_heavy_hitters() {
         let mut top: TopCounter = TopCounter::new(4);
         for i in 0..10_000 {
@@ -1808,6 +1877,11 @@ mod tests {
             }
         }
         assert!(top.slots.len() <= 4);
+        // Space-Saving's guarantee: the counts add up to what was counted.
+        assert_eq!(
+            top.slots.iter().map(|s| s.count).sum::<u64>(),
+            10_000 + 3334
+        );
         let first = &top.top(1)[0];
         assert_eq!(first.key, "heavy");
         assert!(first.count >= 3334);
