@@ -93,17 +93,6 @@ struct CauseRule {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct CauseText {
-    #[serde(default)]
-    title: String,
-    #[serde(default)]
-    explanation: String,
-    #[serde(default)]
-    fix: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct CodeText {
     #[serde(default)]
     title: String,
@@ -232,7 +221,8 @@ fn main() {
             );
         }
         let findings: BTreeMap<String, FindingText> = parse_optional(&dir.join("findings.toml"));
-        let cause_texts: BTreeMap<String, CauseText> = parse_optional(&dir.join("causes.toml"));
+        // Causes have the shape of findings: a title, an explanation and a fix.
+        let cause_texts: BTreeMap<String, FindingText> = parse_optional(&dir.join("causes.toml"));
         for id in cause_texts.keys() {
             assert!(
                 cause_ids.contains(id.as_str()),
@@ -865,7 +855,7 @@ struct LangTexts<'a> {
     classes: &'a ClassesFile,
     signatures: &'a BTreeMap<String, SignatureText>,
     findings: &'a BTreeMap<String, FindingText>,
-    causes: &'a BTreeMap<String, CauseText>,
+    causes: &'a BTreeMap<String, FindingText>,
     dnsbl: &'a BTreeMap<String, BlocklistText>,
     ui: &'a BTreeMap<String, String>,
 }
@@ -949,31 +939,8 @@ fn emit_lang_data(
     }
     out.push_str("    ],\n");
 
-    out.push_str("    findings: &[\n");
-    for (kind, t) in *findings {
-        writeln!(
-            out,
-            "        ({kind:?}, FindingText {{ title: {:?}, explanation: {:?}, fix: {:?} }}),",
-            t.title.trim(),
-            t.explanation.trim(),
-            t.fix.trim()
-        )
-        .unwrap();
-    }
-    out.push_str("    ],\n");
-
-    out.push_str("    causes: &[\n");
-    for (id, t) in *causes {
-        writeln!(
-            out,
-            "        ({id:?}, CauseText {{ title: {:?}, explanation: {:?}, fix: {:?} }}),",
-            t.title.trim(),
-            t.explanation.trim(),
-            t.fix.trim()
-        )
-        .unwrap();
-    }
-    out.push_str("    ],\n");
+    emit_explained(out, "findings", "FindingText", findings);
+    emit_explained(out, "causes", "CauseText", causes);
 
     out.push_str("    dnsbl: &[\n");
     for (zone, t) in *dnsbl {
@@ -998,6 +965,27 @@ fn emit_lang_data(
         writeln!(out, "        {key}: {value:?},").unwrap();
     }
     out.push_str("    },\n};\n\n");
+}
+
+/// A table of texts with a title, an explanation and a fix (findings, causes).
+fn emit_explained(
+    out: &mut String,
+    field: &str,
+    rust_type: &str,
+    texts: &BTreeMap<String, FindingText>,
+) {
+    writeln!(out, "    {field}: &[").unwrap();
+    for (key, t) in texts {
+        writeln!(
+            out,
+            "        ({key:?}, {rust_type} {{ title: {:?}, explanation: {:?}, fix: {:?} }}),",
+            t.title.trim(),
+            t.explanation.trim(),
+            t.fix.trim()
+        )
+        .unwrap();
+    }
+    out.push_str("    ],\n");
 }
 
 /// The kinds of finding are the keys of the reference language's `findings.toml`; the

@@ -12,6 +12,22 @@ use smtpdiag::kb::Lang;
 #[path = "support/sisimai.rs"]
 mod sisimai;
 
+/// `smtpdiag explain --json ARGS`, checked against the schema.
+fn explain_json(args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let out = Command::cargo_bin("smtpdiag")
+        .unwrap()
+        .args(["explain", "--json"])
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    check_explain_schema(&doc);
+    doc
+}
+
 /// Panics with every violation when `value` does not follow docs/explain.schema.json.
 fn check_explain_schema(value: &serde_json::Value) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/explain.schema.json");
@@ -196,17 +212,7 @@ fn prose_bounces_name_their_recipients() {
 #[test]
 fn explain_reads_a_file_and_standard_input_as_json() {
     let path = eml_dir().join("lhost-exim-03.eml");
-    let out = Command::cargo_bin("smtpdiag")
-        .unwrap()
-        .args(["explain", "--json"])
-        .arg(&path)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    check_explain_schema(&doc);
+    let doc = explain_json(&[path.as_os_str()]);
     let result = &doc["results"][0];
     assert_eq!(result["kind"], "bounce");
     assert_eq!(result["recipients"][0]["cause"]["id"], "not-rfc5322");
@@ -225,20 +231,14 @@ fn explain_reads_a_file_and_standard_input_as_json() {
 fn explain_json_follows_the_schema_for_every_kind_of_input() {
     let complaint = eml_dir().join("arf-11.eml");
     let auto_reply = eml_dir().join("rfc3834-01.eml");
-    let out = Command::cargo_bin("smtpdiag")
-        .unwrap()
-        .args(["explain", "--json", "421", "5.1.10"])
-        .arg("smtp; 550 5.1.10 RESOLVER.ADR.RecipientNotFound; not found")
-        .arg(&complaint)
-        .arg(&auto_reply)
-        .arg("Sorry, no mailbox here by that name. (#5.1.1)")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    check_explain_schema(&doc);
+    let doc = explain_json(&[
+        "421".as_ref(),
+        "5.1.10".as_ref(),
+        "smtp; 550 5.1.10 RESOLVER.ADR.RecipientNotFound; not found".as_ref(),
+        complaint.as_os_str(),
+        auto_reply.as_os_str(),
+        "Sorry, no mailbox here by that name. (#5.1.1)".as_ref(),
+    ]);
     assert_eq!(doc["results"].as_array().unwrap().len(), 6);
     assert_eq!(doc["results"][3]["kind"], "complaint");
     assert_eq!(doc["results"][4]["kind"], "auto-reply");
