@@ -392,7 +392,7 @@ fn session_lines(
     Ok(())
 }
 
-fn reply_lines(reply: &crate::smtp::ReplyRecord) -> Vec<String> {
+fn reply_lines(reply: &crate::reply::Reply) -> Vec<String> {
     let code = reply.code.map(|c| c.to_string()).unwrap_or_default();
     let last = reply.lines.len().saturating_sub(1);
     reply
@@ -426,7 +426,7 @@ fn transcript_step(w: &mut Writer<'_>, step: &Step) -> io::Result<()> {
                 w.line(&format!(
                     "    {} {}",
                     Role::Code.paint(send),
-                    printable(command)
+                    printable(&command.line())
                 ))?;
             }
             if let Some(reply) = &step.reply {
@@ -452,7 +452,7 @@ fn transcript_step(w: &mut Writer<'_>, step: &Step) -> io::Result<()> {
         w.line(&format!(
             "    {} {}",
             Role::Warn.paint("!!"),
-            printable(error)
+            printable(&error.to_string())
         ))?;
     }
     Ok(())

@@ -2,7 +2,7 @@
 //! each given the severity a sending MTA's point of view gives it. A failure on a host that
 //! a sender would have passed over (the next MX worked) is only a warning.
 
-use super::{Session, SessionOutcome, Stage, Step, TlsInfo, TlsProblem};
+use super::{Command, Session, SessionOutcome, Stage, Step, TlsInfo, TlsProblem};
 use crate::dnsbl::Blocklist;
 use crate::kb::{self, FindingKind, Lang, SignatureMatch};
 use crate::reply::{Extracted, Reply, ReplyClass};
@@ -80,7 +80,8 @@ fn session_findings(
         .steps
         .iter()
         .find(|s| s.stage == Stage::Connect)
-        .and_then(|s| s.error.clone())
+        .and_then(|s| s.error.as_ref())
+        .map(ToString::to_string)
         .unwrap_or_default();
     let connect_kind = match session.outcome {
         SessionOutcome::ConnectRefused => Some(FindingKind::ConnectRefused),
@@ -110,11 +111,11 @@ fn session_findings(
             .iter()
             .rev()
             .find(|s| s.stage == Stage::Helo)
-            .and_then(|s| s.reply_model.as_ref())
+            .and_then(Step::complete_reply)
             .is_some_and(|r| severity_of(r) == Severity::Ok);
 
     for step in &session.steps {
-        if let Some(reply) = &step.reply_model {
+        if let Some(reply) = step.complete_reply() {
             if let Some(finding) =
                 reply_finding(session, step, reply, ehlo_refused_then_helo, lang, cap)
             {
@@ -122,7 +123,8 @@ fn session_findings(
             }
         }
         if let Some(error) = &step.error {
-            if let Some(finding) = error_finding(session, step, error, port, lang, cap) {
+            let error = error.to_string();
+            if let Some(finding) = error_finding(session, step, &error, port, lang, cap) {
                 findings.push(finding);
             }
         }
@@ -134,8 +136,7 @@ fn session_findings(
     let said_ehlo = session.steps.iter().any(|s| {
         s.stage == Stage::Ehlo
             && !s.tls
-            && s.reply_model
-                .as_ref()
+            && s.complete_reply()
                 .is_some_and(|r| severity_of(r) == Severity::Ok)
     });
     if said_ehlo
@@ -158,7 +159,7 @@ fn session_findings(
 
 fn stage_label(step: &Step, lang: Lang) -> String {
     match (&step.stage, &step.command) {
-        (Stage::RcptTo, Some(command)) => command.clone(),
+        (Stage::RcptTo, Some(command)) => command.line(),
         (stage, _) => stage.label(lang).to_string(),
     }
 }
@@ -176,12 +177,10 @@ fn reply_finding(
     let code = reply.code.map(crate::reply::ReplyCode::value);
     let enhanced = reply.enhanced.map(|e| e.to_string());
     let text = reply.text();
-    let rcpt = step
-        .command
-        .as_deref()
-        .and_then(|c| c.strip_prefix("RCPT TO:<"))
-        .map(|c| c.trim_end_matches('>').to_string())
-        .unwrap_or_default();
+    let rcpt = match &step.command {
+        Some(Command::RcptTo(path)) => path.clone(),
+        _ => String::new(),
+    };
     let code_text = code.map(|c| c.to_string()).unwrap_or_default();
 
     if natural == Severity::Ok {

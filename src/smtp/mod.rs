@@ -19,7 +19,7 @@ pub use assess::{Assessment, assess};
 pub use session::{dialogue, probe_hosts};
 pub use tls::{TlsInfo, TlsProblem, TrustAnchors};
 
-use crate::reply::{Reply, ReplyCode};
+use crate::reply::Reply;
 use crate::report::serialize_ms;
 
 /// The commands the probe can send. There is no DATA, BDAT or anything that carries a
@@ -115,40 +115,104 @@ impl Stage {
     }
 }
 
-/// A reply as the report shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReplyRecord {
-    pub code: Option<u16>,
-    pub enhanced: Option<String>,
-    pub lines: Vec<String>,
-}
-
-impl From<&Reply> for ReplyRecord {
-    fn from(reply: &Reply) -> Self {
-        ReplyRecord {
-            code: reply.code.map(ReplyCode::value),
-            enhanced: reply.enhanced.map(|e| e.to_string()),
-            lines: reply.lines.clone(),
-        }
-    }
-}
-
 /// One step of the dialogue: what was sent, what came back, how long it took.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Step {
     pub stage: Stage,
-    /// The command line sent; `None` for the connection and the greeting.
-    pub command: Option<String>,
-    pub reply: Option<ReplyRecord>,
+    /// The command sent (in JSON, its line); `None` for the connection, the greeting and
+    /// the TLS handshake.
+    #[serde(serialize_with = "serialize_command")]
+    pub command: Option<Command>,
+    /// The reply as read; a reply cut off mid-way has no code and only its lines.
+    pub reply: Option<Reply>,
     /// The step ran inside TLS.
     pub tls: bool,
     #[serde(serialize_with = "serialize_ms", rename = "duration_ms")]
     pub duration: Duration,
-    /// What went wrong, when no (complete) reply came.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip)]
-    pub(crate) reply_model: Option<Reply>,
+    /// What went wrong, when no (complete) reply came (in JSON, its text).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_error"
+    )]
+    pub error: Option<StepError>,
+}
+
+impl Step {
+    /// The reply, when a complete one came back (a cut-off reply has no code).
+    #[must_use]
+    pub fn complete_reply(&self) -> Option<&Reply> {
+        self.reply.as_ref().filter(|r| r.code.is_some())
+    }
+}
+
+// serde's `serialize_with` hands the field by reference, `&Option<_>`.
+#[allow(clippy::ref_option)]
+fn serialize_command<S: serde::Serializer>(
+    command: &Option<Command>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match command {
+        Some(command) => serializer.serialize_str(&command.line()),
+        None => serializer.serialize_none(),
+    }
+}
+
+#[allow(clippy::ref_option)]
+fn serialize_error<S: serde::Serializer>(
+    error: &Option<StepError>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match error {
+        Some(error) => serializer.collect_str(error),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// Why a step got no (complete) reply. The text is what the transcript and the JSON show.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StepError {
+    /// The connection could not be made.
+    #[error("{0}")]
+    Connect(String),
+    /// No connection within the limit.
+    #[error("no answer within {:.1} s", .limit.as_secs_f64())]
+    ConnectTimeout { limit: Duration },
+    /// No reply within the stage's limit, or the overall deadline came first.
+    #[error("{}", timeout_text(*.limit, *.overall))]
+    Timeout { limit: Duration, overall: bool },
+    /// A command held CR or LF; it was not sent.
+    #[error("refused to send a command containing CR or LF")]
+    CommandInjection,
+    /// The command could not be written.
+    #[error("cannot send: {0}")]
+    Send(String),
+    /// The reply could not be read: the connection closed, a malformed or oversized
+    /// reply (the reader's own words).
+    #[error("{0}")]
+    Read(String),
+    /// The TLS client could not be set up.
+    #[error("cannot set up TLS: {0}")]
+    TlsSetup(String),
+    /// The handshake failed.
+    #[error("TLS handshake failed: {0}")]
+    TlsHandshake(String),
+    /// Bytes came after the 220 to STARTTLS, before the handshake (they were dropped).
+    #[error(
+        "the server sent {bytes} bytes after its 220 reply to STARTTLS, before the handshake; they were discarded"
+    )]
+    TlsInjected { bytes: usize },
+}
+
+fn timeout_text(limit: Duration, overall: bool) -> String {
+    if overall {
+        format!(
+            "the overall deadline was reached ({:.1} s left for this stage)",
+            limit.as_secs_f64()
+        )
+    } else {
+        format!("no reply within {:.1} s", limit.as_secs_f64())
+    }
 }
 
 /// How a session ended.

@@ -15,8 +15,8 @@ use tokio_rustls::client::TlsStream;
 
 use super::reader::{ReadError, ReplyReader, WireReply};
 use super::tls::{self, Handshake};
-use super::{Command, ReplyRecord, Session, SessionOutcome, SmtpSettings, Stage, Step};
-use crate::reply::ReplyClass;
+use super::{Command, Session, SessionOutcome, SmtpSettings, Stage, Step, StepError};
+use crate::reply::{Reply, ReplyClass};
 use crate::report::MxHost;
 
 /// The connection, plain or after STARTTLS.
@@ -93,16 +93,15 @@ impl Dialogue<'_> {
         Stopped
     }
 
-    fn record(&mut self, stage: Stage, command: Option<String>, started: Instant) -> &mut Step {
+    fn record(&mut self, stage: Stage, command: Option<&Command>, started: Instant) -> &mut Step {
         let tls = self.over_tls();
         self.session.steps.push(Step {
             stage,
-            command,
+            command: command.cloned(),
             reply: None,
             tls,
             duration: started.elapsed(),
             error: None,
-            reply_model: None,
         });
         self.session.steps.last_mut().expect("just pushed")
     }
@@ -124,19 +123,19 @@ impl Dialogue<'_> {
             // Arguments were checked when the configuration was built; this is the last
             // line of defence against a command that would smuggle another one.
             if line.contains(['\r', '\n']) {
-                let step = self.record(stage, Some(line.clone()), started);
-                step.error = Some("refused to send a command containing CR or LF".into());
+                let step = self.record(stage, command, started);
+                step.error = Some(StepError::CommandInjection);
                 return Err(self.stop(SessionOutcome::ProtocolError, stage));
             }
             let wire = format!("{line}\r\n");
             let written = tokio::time::timeout(limit, stream.write_all(wire.as_bytes())).await;
             let failure = match written {
                 Ok(Ok(())) => None,
-                Ok(Err(e)) => Some((SessionOutcome::Closed, format!("cannot send: {e}"))),
-                Err(_) => Some((SessionOutcome::Timeout, timeout_text(limit, stage_limit))),
+                Ok(Err(e)) => Some((SessionOutcome::Closed, StepError::Send(e.to_string()))),
+                Err(_) => Some((SessionOutcome::Timeout, timeout_error(limit, stage_limit))),
             };
             if let Some((outcome, error)) = failure {
-                let step = self.record(stage, Some(line.clone()), started);
+                let step = self.record(stage, command, started);
                 step.error = Some(error);
                 return Err(self.stop(outcome, stage));
             }
@@ -145,9 +144,8 @@ impl Dialogue<'_> {
         match result {
             Ok(reply) => {
                 self.session.bare_lf |= reply.bare_lf;
-                let step = self.record(stage, line, started);
-                step.reply = Some(ReplyRecord::from(&reply.reply));
-                step.reply_model = Some(reply.reply.clone());
+                let step = self.record(stage, command, started);
+                step.reply = Some(reply.reply.clone());
                 Ok(reply)
             }
             Err(error) => {
@@ -156,15 +154,15 @@ impl Dialogue<'_> {
                     ReadError::Closed { .. } | ReadError::Io(_) => SessionOutcome::Closed,
                     _ => SessionOutcome::ProtocolError,
                 };
-                let text = match &error {
-                    ReadError::Timeout(_) => timeout_text(limit, stage_limit),
-                    other => other.to_string(),
+                let step_error = match &error {
+                    ReadError::Timeout(_) => timeout_error(limit, stage_limit),
+                    other => StepError::Read(other.to_string()),
                 };
-                let step = self.record(stage, line, started);
-                step.error = Some(text);
+                let step = self.record(stage, command, started);
+                step.error = Some(step_error);
                 if let ReadError::Closed { partial } = error {
                     if !partial.is_empty() {
-                        step.reply = Some(ReplyRecord {
+                        step.reply = Some(Reply {
                             code: None,
                             enhanced: None,
                             lines: partial,
@@ -201,7 +199,7 @@ impl Dialogue<'_> {
             Ok(handshake) => handshake,
             Err(e) => {
                 let step = self.record(Stage::TlsHandshake, None, started);
-                step.error = Some(format!("cannot set up TLS: {e}"));
+                step.error = Some(StepError::TlsSetup(e.to_string()));
                 return Err(self.stop(SessionOutcome::TlsFailed, Stage::TlsHandshake));
             }
         };
@@ -219,19 +217,17 @@ impl Dialogue<'_> {
                 self.stream = Some(Stream::Tls(Box::new(stream)));
                 let step = self.record(Stage::TlsHandshake, None, started);
                 if injected > 0 {
-                    step.error = Some(format!(
-                        "the server sent {injected} bytes after its 220 reply to STARTTLS, before the handshake; they were discarded"
-                    ));
+                    step.error = Some(StepError::TlsInjected { bytes: injected });
                 }
                 Ok(())
             }
             Ok(Err(e)) => {
                 let step = self.record(Stage::TlsHandshake, None, started);
-                step.error = Some(format!("TLS handshake failed: {e}"));
+                step.error = Some(StepError::TlsHandshake(e.to_string()));
                 Err(self.stop(SessionOutcome::TlsFailed, Stage::TlsHandshake))
             }
             Err(_) => {
-                let error = timeout_text(limit, self.settings.timeouts.command);
+                let error = timeout_error(limit, self.settings.timeouts.command);
                 let step = self.record(Stage::TlsHandshake, None, started);
                 step.error = Some(error);
                 Err(self.stop(SessionOutcome::TlsFailed, Stage::TlsHandshake))
@@ -240,14 +236,11 @@ impl Dialogue<'_> {
     }
 }
 
-fn timeout_text(limit: Duration, stage_limit: Duration) -> String {
-    if limit < stage_limit {
-        format!(
-            "the overall deadline was reached ({:.1} s left for this stage)",
-            limit.as_secs_f64()
-        )
-    } else {
-        format!("no reply within {:.1} s", limit.as_secs_f64())
+/// A timeout, told apart by whether the overall deadline cut the stage's own limit.
+fn timeout_error(limit: Duration, stage_limit: Duration) -> StepError {
+    StepError::Timeout {
+        limit,
+        overall: limit < stage_limit,
     }
 }
 
@@ -259,18 +252,23 @@ async fn connect(
     address: SocketAddr,
     source: Option<IpAddr>,
     limit: Duration,
-) -> Result<TcpStream, (SessionOutcome, String)> {
+) -> Result<TcpStream, (SessionOutcome, StepError)> {
     let socket = if address.is_ipv4() {
         TcpSocket::new_v4()
     } else {
         TcpSocket::new_v6()
     }
-    .map_err(|e| (SessionOutcome::ConnectFailed, e.to_string()))?;
+    .map_err(|e| {
+        (
+            SessionOutcome::ConnectFailed,
+            StepError::Connect(e.to_string()),
+        )
+    })?;
     if let Some(source) = source {
         socket.bind(SocketAddr::new(source, 0)).map_err(|e| {
             (
                 SessionOutcome::ConnectFailed,
-                format!("cannot bind to {source}: {e}"),
+                StepError::Connect(format!("cannot bind to {source}: {e}")),
             )
         })?;
     }
@@ -286,11 +284,11 @@ async fn connect(
                 io::ErrorKind::ConnectionReset => SessionOutcome::Closed,
                 _ => SessionOutcome::ConnectFailed,
             },
-            e.to_string(),
+            StepError::Connect(e.to_string()),
         )),
         Err(_) => Err((
             SessionOutcome::ConnectTimeout,
-            format!("no answer within {:.1} s", limit.as_secs_f64()),
+            StepError::ConnectTimeout { limit },
         )),
     }
 }
