@@ -323,15 +323,17 @@ pub fn compare(a: Code, b: Code, lang: Lang) -> Comparison {
 pub fn stage_name(stage: Stage, lang: Lang) -> &'static str {
     let ui = ui(lang);
     match stage {
-        Stage::Greeting => ui.stage_greeting,
-        Stage::Ehlo => ui.stage_ehlo,
-        Stage::StartTls => ui.stage_starttls,
+        // The knowledge base and pasted replies name protocol stages; the probe's own
+        // steps (connect, handshake, RSET) read as the nearest of them.
+        Stage::Greeting | Stage::Connect => ui.stage_greeting,
+        Stage::Ehlo | Stage::Helo => ui.stage_ehlo,
+        Stage::StartTls | Stage::TlsHandshake => ui.stage_starttls,
         Stage::Auth => ui.stage_auth,
         Stage::MailFrom => ui.stage_mail,
         Stage::RcptTo => ui.stage_rcpt,
         Stage::Data => ui.stage_data,
         Stage::EndOfData => ui.stage_end_of_data,
-        Stage::Quit => ui.stage_quit,
+        Stage::Quit | Stage::Rset => ui.stage_quit,
         Stage::Any => ui.stage_any,
     }
 }

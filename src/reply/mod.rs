@@ -15,19 +15,28 @@ use serde::{Serialize, Serializer};
 
 pub use extract::{Extracted, extract};
 
-/// Where in the dialogue a server sends a code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Where in the SMTP dialogue something happens: a probe's step, the command a pasted
+/// reply answered, the stages at which a code is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Stage {
+    /// Opening the TCP connection.
+    Connect,
     Greeting,
     Ehlo,
+    Helo,
+    #[serde(rename = "starttls")]
     StartTls,
+    TlsHandshake,
     Auth,
     MailFrom,
     RcptTo,
     Data,
+    /// After the message data, at the final dot.
     EndOfData,
+    Rset,
     Quit,
+    /// At any point of the session.
     Any,
 }
 

@@ -227,15 +227,7 @@ fn reply_finding(
         _ => cap(natural),
     };
 
-    let answered = match step.stage {
-        Stage::Greeting => Some(crate::reply::Stage::Greeting),
-        Stage::Ehlo | Stage::Helo => Some(crate::reply::Stage::Ehlo),
-        Stage::StartTls => Some(crate::reply::Stage::StartTls),
-        Stage::MailFrom => Some(crate::reply::Stage::MailFrom),
-        Stage::RcptTo => Some(crate::reply::Stage::RcptTo),
-        _ => None,
-    };
-    let found = Extracted::from_reply(reply.clone(), answered);
+    let found = Extracted::from_reply(reply.clone(), Some(step.stage));
     let (cause, signature) = kb::classify_reply(&found, lang);
     let explanation = reply
         .enhanced

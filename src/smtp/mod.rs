@@ -20,6 +20,7 @@ pub use session::{dialogue, probe_hosts};
 pub use tls::{TlsInfo, TlsProblem, TrustAnchors};
 
 use crate::reply::Reply;
+pub use crate::reply::Stage;
 use crate::report::serialize_ms;
 
 /// The commands the probe can send. There is no DATA, BDAT or anything that carries a
@@ -67,23 +68,6 @@ impl Command {
     }
 }
 
-/// Where in the dialogue something happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Stage {
-    Connect,
-    Greeting,
-    Ehlo,
-    Helo,
-    #[serde(rename = "starttls")]
-    StartTls,
-    TlsHandshake,
-    MailFrom,
-    RcptTo,
-    Rset,
-    Quit,
-}
-
 impl Stage {
     /// The name a reader sees: protocol words as they are, the rest in the language.
     #[must_use]
@@ -111,6 +95,10 @@ impl Stage {
             Stage::RcptTo => "RCPT TO",
             Stage::Rset => "RSET",
             Stage::Quit => "QUIT",
+            Stage::Auth => "AUTH",
+            Stage::Data => "DATA",
+            Stage::EndOfData => "end of data",
+            Stage::Any => "any",
         }
     }
 }
