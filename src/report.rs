@@ -66,8 +66,8 @@ impl Verdict {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
     pub severity: Severity,
-    /// What kind of finding this is: `null-mx`, `reply`, `dnsbl-listed-sender`, ...
-    pub kind: String,
+    /// What kind of finding this is (in JSON its key: `null-mx`, `reply`, ...).
+    pub kind: FindingKind,
     /// The basic reply code the finding is about (or the code a server would send).
     pub code: Option<u16>,
     /// The enhanced status code, if any.
@@ -100,7 +100,7 @@ impl Finding {
         let text = kb::finding_text(kind, lang);
         Finding {
             severity,
-            kind: kind.key().to_string(),
+            kind,
             code: None,
             enhanced: None,
             title: kb::fill(text.title, values),

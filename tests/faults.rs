@@ -74,14 +74,14 @@ async fn probe_fault(fault: Fault) -> (Report, FaultServer, Duration) {
 }
 
 fn kinds(report: &Report) -> Vec<&str> {
-    report.findings.iter().map(|f| f.kind.as_str()).collect()
+    report.findings.iter().map(|f| f.kind.key()).collect()
 }
 
 fn finding<'a>(report: &'a Report, kind: &str) -> &'a smtpdiag::report::Finding {
     report
         .findings
         .iter()
-        .find(|f| f.kind == kind)
+        .find(|f| f.kind.key() == kind)
         .unwrap_or_else(|| panic!("no {kind} finding in {:?}", kinds(report)))
 }
 

@@ -174,7 +174,7 @@ pub async fn resolve(dns: &impl Dns, domain: &DomainName, lang: Lang) -> MxResol
     for (preference, host) in exchanges {
         if first_preference.contains_key(&host) {
             if !result.findings.iter().any(|f| {
-                f.kind == FindingKind::MxDuplicateHost.key() && f.subject.as_deref() == Some(&host)
+                f.kind == FindingKind::MxDuplicateHost && f.subject.as_deref() == Some(&host)
             }) {
                 result.findings.push(
                     Finding::of_kind(
@@ -246,7 +246,7 @@ async fn implicit_mx(
         exchange
             .findings
             .into_iter()
-            .filter(|f| f.kind != FindingKind::MxCname.key()),
+            .filter(|f| f.kind != FindingKind::MxCname),
     );
     result
 }
@@ -415,7 +415,7 @@ fn conclude_hosts(
         .all(|h| h.addresses.iter().all(IpAddr::is_ipv6))
     {
         for finding in &mut result.findings {
-            if finding.kind == FindingKind::MxIpv6Only.key() {
+            if finding.kind == FindingKind::MxIpv6Only {
                 finding.severity = Severity::Warning;
             }
         }

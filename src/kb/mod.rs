@@ -43,6 +43,12 @@ pub enum Side {
     Either,
 }
 
+impl Serialize for FindingKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.key())
+    }
+}
+
 /// Language-neutral facts about a basic reply code (`kb/codes.toml`).
 #[derive(Debug)]
 pub struct BasicFacts {
