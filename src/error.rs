@@ -37,6 +37,9 @@ pub enum Error {
     /// A file or standard input is larger than smtpdiag reads for one input.
     #[error("{} holds more than {limit} bytes: that is not one reply or one message", quote(.what))]
     InputTooLarge { what: String, limit: usize },
+    /// A file or standard input that holds binary data, not text.
+    #[error("{} holds binary data, not a reply or a message", quote(.0))]
+    BinaryInput(String),
     /// A message that is not a bounce, a complaint or an auto-reply.
     #[error("{0}")]
     Bounce(#[from] crate::input::bounce::BounceError),
@@ -58,6 +61,7 @@ impl Error {
             | Error::Usage(_)
             | Error::ReadFile { .. }
             | Error::InputTooLarge { .. }
+            | Error::BinaryInput(_)
             | Error::Bounce(_)
             | Error::BadDomain(..)
             | Error::Stdin(_) => ExitStatus::Usage,

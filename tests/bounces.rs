@@ -264,7 +264,18 @@ fn binary_and_huge_inputs_are_refused_without_panic() {
         .args(["explain", "-"])
         .write_stdin(binary)
         .assert()
-        .code(64);
+        .code(64)
+        .stderr(predicates::str::contains("binary data"));
+    // A message with a 10 MB line is read (its notice text is bounded), not refused.
+    let mut message = b"From: MAILER-DAEMON@example.com\nTo: a@example.org\nSubject: Undelivered Mail\n\n550 5.1.1 <b@example.net>: User unknown\n".to_vec();
+    message.extend(std::iter::repeat_n(b'x', 10 << 20));
+    Command::cargo_bin("smtpdiag")
+        .unwrap()
+        .args(["explain", "-", "--json"])
+        .write_stdin(message)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("user-unknown"));
     let huge = vec![b'a'; 17 << 20];
     Command::cargo_bin("smtpdiag")
         .unwrap()

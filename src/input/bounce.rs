@@ -377,8 +377,21 @@ fn prose_of(message: &Message<'_>) -> String {
     if text.trim().is_empty() {
         text = String::from_utf8_lossy(body_after_headers(message.raw_message())).into_owned();
     }
-    cut_returned_message(&text).to_string()
+    let mut prose = cut_returned_message(&text).to_string();
+    // A notice is a few kilobytes; past this it is a returned message without a marker,
+    // and reading it for replies only costs time.
+    if prose.len() > PROSE_LIMIT {
+        let mut cut = PROSE_LIMIT;
+        while !prose.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        prose.truncate(cut);
+    }
+    prose
 }
+
+/// How much of a notice's text is read for recipients and replies.
+const PROSE_LIMIT: usize = 256 << 10;
 
 /// The raw body: everything after the first blank line.
 fn body_after_headers(raw: &[u8]) -> &[u8] {

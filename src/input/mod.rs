@@ -10,6 +10,21 @@ use crate::error::Error;
 use crate::kb::{self, ExplainPage, Lang, Query};
 use bounce::BounceReport;
 
+/// Whether `bytes` are not text: NUL bytes, or mostly invalid UTF-8 (an image, an archive,
+/// a compressed log given to `explain` by mistake).
+fn looks_binary(bytes: &[u8]) -> bool {
+    let sample = &bytes[..bytes.len().min(8192)];
+    if sample.contains(&0) {
+        return true;
+    }
+    let text = String::from_utf8_lossy(sample);
+    let replaced = text
+        .chars()
+        .filter(|c| *c == char::REPLACEMENT_CHARACTER)
+        .count();
+    replaced * 10 > text.chars().count().max(1)
+}
+
 /// A pasted reply, even a whole transcript, is a few kilobytes: past this, the text is
 /// not a reply (a whole message may be larger; the caller bounds that).
 pub const TEXT_LIMIT: usize = 1 << 20;
@@ -29,6 +44,9 @@ pub fn explain_contents(name: &str, bytes: &[u8], lang: Lang) -> Result<Explaine
         return bounce::read_bounce(name, bytes, lang)
             .map(|report| Explained::Message(Box::new(report)))
             .map_err(Error::Bounce);
+    }
+    if looks_binary(bytes) {
+        return Err(Error::BinaryInput(name.to_string()));
     }
     if bytes.len() > TEXT_LIMIT {
         return Err(Error::InputTooLarge {
