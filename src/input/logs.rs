@@ -39,6 +39,11 @@ const CACHE_SLOTS: usize = 32768;
 const SAMPLE_LIMIT: usize = 500;
 /// Refusing clients kept (Space-Saving table size).
 const CLIENTS: usize = 64;
+/// Recipients, domains and clients are cut to this many bytes (an SMTP path is at most
+/// 256), so that a hostile log cannot make the tables large.
+const KEY_LIMIT: usize = 256;
+/// Status texts longer than this are classified without the cache.
+const CACHED_TEXT_LIMIT: usize = 1024;
 
 // ---------------------------------------------------------------------------------------
 // Time
@@ -973,6 +978,9 @@ impl Classifier {
     }
 
     fn classify(&mut self, text: &str) -> Classified {
+        if text.len() > CACHED_TEXT_LIMIT {
+            return classify_text(text, self.lang);
+        }
         let key = cache_key(text);
         let slot = (fnv1a(&key) % CACHE_SLOTS as u64) as usize;
         if let Some((cached, found)) = &self.slots[slot] {
@@ -1269,7 +1277,11 @@ impl LogReader {
         };
         let bounced = u64::from(failure.outcome == Outcome::Bounced);
         let deferred = 1 - bounced;
-        let recipient = failure.recipient.as_deref();
+        let recipient = failure
+            .recipient
+            .as_deref()
+            .map(|r| cut(&r.to_ascii_lowercase(), KEY_LIMIT));
+        let recipient = recipient.as_deref();
         let domain = recipient.and_then(domain_of);
 
         let cause = self
@@ -1287,7 +1299,7 @@ impl LogReader {
         cause.deferred += deferred;
         cause.window.add(failure.time);
         if let Some(r) = recipient {
-            cause.recipients.add(&r.to_ascii_lowercase());
+            cause.recipients.add(r);
         }
         if let Some(d) = &domain {
             cause.domains.add(d);
@@ -1311,7 +1323,7 @@ impl LogReader {
             stats
                 .recipients
                 .get_or_insert_with(|| Box::new(TopCounter::new(DOMAIN_RECIPIENTS)))
-                .add(&r.to_ascii_lowercase());
+                .add(r);
         }
     }
 
@@ -1337,7 +1349,7 @@ impl LogReader {
         stats.count += 1;
         stats.window.add(refusal.time);
         if let Some(client) = &refusal.client {
-            stats.clients.add(client);
+            stats.clients.add(&cut(client, KEY_LIMIT));
         }
     }
 
