@@ -442,6 +442,19 @@ impl Config {
     }
 }
 
+/// Whether an argument that is neither a code nor a reply was meant as a file: one word
+/// with a directory or a file extension of messages and logs.
+fn names_a_file(arg: &str) -> bool {
+    let path = std::path::Path::new(arg);
+    !arg.contains(char::is_whitespace)
+        && (arg.contains(std::path::MAIN_SEPARATOR)
+            || path.extension().is_some_and(|e| {
+                ["eml", "msg", "txt", "log", "mbox"]
+                    .iter()
+                    .any(|known| e.eq_ignore_ascii_case(known))
+            }))
+}
+
 /// Each argument on its own when every one is a code, a reply or `-`. Otherwise the
 /// arguments are taken as the words of one reply typed without quotes
 /// (`explain 550 5.1.1 User unknown`); failing that, the first bad argument is the error.
@@ -454,10 +467,24 @@ fn explain_inputs(args: &[String]) -> Result<Vec<ExplainInput>, Error> {
             } else if Code::parse(arg).is_err() && std::path::Path::new(arg).is_file() {
                 Ok(ExplainInput::File(arg.into()))
             } else {
-                Query::parse(arg).map(|query| ExplainInput::Parsed {
-                    text: arg.clone(),
-                    query,
-                })
+                Query::parse(arg)
+                    .map(|query| ExplainInput::Parsed {
+                        text: arg.clone(),
+                        query,
+                    })
+                    .map_err(|e| {
+                        if names_a_file(arg) {
+                            Error::ReadFile {
+                                path: arg.clone(),
+                                source: std::io::Error::new(
+                                    std::io::ErrorKind::NotFound,
+                                    "no such file",
+                                ),
+                            }
+                        } else {
+                            e
+                        }
+                    })
             }
         })
         .collect();

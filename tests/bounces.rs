@@ -257,6 +257,16 @@ fn a_message_that_is_not_a_bounce_is_refused_clearly() {
 }
 
 #[test]
+fn a_missing_file_is_said_to_be_missing() {
+    Command::cargo_bin("smtpdiag")
+        .unwrap()
+        .args(["explain", "no/such/bounce.eml"])
+        .assert()
+        .code(64)
+        .stderr(predicates::str::contains("no such file"));
+}
+
+#[test]
 fn binary_and_huge_inputs_are_refused_without_panic() {
     let binary: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 256) as u8).collect();
     Command::cargo_bin("smtpdiag")
