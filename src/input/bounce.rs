@@ -421,6 +421,8 @@ fn cut_returned_message(text: &str) -> &str {
         "----- original message headers -----",
         "the header of the original message is following.",
         "--- the header of the original message is following. ---",
+        "message headers follow",
+        "headers of the original message follow",
     ];
     let lower = text.to_ascii_lowercase();
     let cut = MARKERS
@@ -557,12 +559,28 @@ fn recipient_of(fields: &Fields, prose: &str, lang: Lang) -> RecipientReport {
     report.original_address = fields.get("original-recipient").map(|v| strip_type(v));
     report.remote_mta = fields.get("remote-mta").map(|v| strip_type(v));
     report.last_attempt = fields.get("last-attempt-date").cloned();
+    let diagnostic_given = diagnostic.is_some();
     report.diagnostic = diagnostic;
     if report.status.is_none() {
         report.status.clone_from(&status);
     }
+    let unknown = |r: &RecipientReport| r.cause.as_ref().is_some_and(|c| c.id == "unknown");
+    if unknown(&report) && diagnostic_given {
+        // The diagnostic names no cause: the prose about this recipient may.
+        if let Some(block) = report
+            .address
+            .as_deref()
+            .and_then(|a| block_around(prose, a))
+        {
+            let from_prose = recipient_from_text(None, &block, &action, lang);
+            if !unknown(&from_prose) {
+                report.cause = from_prose.cause;
+                report.signature = from_prose.signature;
+            }
+        }
+    }
     if let (Some(status), Some(cause)) = (&status, &report.cause) {
-        // The reply said nothing that names a cause: the report's status code may.
+        // Neither the reply nor the prose names a cause: the report's status code may.
         if cause.id == "unknown" {
             let code = EnhancedCode::parse(status);
             let found = Extracted::from_reply(
@@ -867,13 +885,34 @@ fn prose_recipients(message: &Message<'_>, prose: &str, lang: Lang) -> Vec<Recip
                 .collect()
         })
         .unwrap_or_default();
+    let own_domain = message
+        .from()
+        .and_then(first_address)
+        .and_then(|a| a.split_once('@').map(|(_, d)| d.to_ascii_lowercase()));
     let mut seen: Vec<(usize, String)> = Vec::new();
     for (at, address) in addresses_in(prose) {
         let lower = address.to_ascii_lowercase();
-        let local = lower.split('@').next().unwrap_or_default();
+        let (local, domain) = lower.split_once('@').unwrap_or_default();
         let ours = own.contains(&lower) && !listed.contains(&lower);
+        // The reporting system's own mailboxes, and the ones the notice asks to contact,
+        // are not recipients; a postmaster elsewhere may well be.
+        let system = matches!(local, "postmaster" | "mailer-daemon" | "root" | "abuse")
+            && own_domain.as_deref() == Some(domain);
+        // Bytes, not characters: the text before may be Japanese, cut mid-character.
+        let before = String::from_utf8_lossy(&prose.as_bytes()[at.saturating_sub(40)..at])
+            .to_ascii_lowercase();
+        let to_contact = [
+            "contact",
+            "write to",
+            "send mail to",
+            "mailto:",
+            "e-mail to",
+        ]
+        .iter()
+        .any(|w| before.contains(w));
         if ours
-            || matches!(local, "postmaster" | "mailer-daemon" | "root" | "abuse")
+            || system
+            || to_contact
             || seen.iter().any(|(_, a)| a.eq_ignore_ascii_case(&address))
         {
             continue;

@@ -198,7 +198,11 @@ fn line_code(line: &str) -> Option<(ReplyCode, &str)> {
 fn strip_field_name(input: &str) -> &str {
     const FIELD: &str = "diagnostic-code:";
     let mut text = input.trim_start();
-    if text.len() >= FIELD.len() && text[..FIELD.len()].eq_ignore_ascii_case(FIELD) {
+    // `get`, not slicing: the text may start with a multi-byte character.
+    if text
+        .get(..FIELD.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(FIELD))
+    {
         text = text[FIELD.len()..].trim_start();
     }
     // The type names the kind of diagnostic (RFC 3464 §2.3.6): an atom, then `;`.
@@ -606,6 +610,13 @@ mod tests {
             codes("Sorry, no mailbox here by that name. (#5.1.1)"),
             (None, Some("5.1.1".into()))
         );
+    }
+
+    #[test]
+    fn text_that_starts_with_a_multi_byte_character() {
+        let found = extract("このメールは配信できませんでした。550 5.1.1 User unknown").unwrap();
+        assert_eq!(found.reply.code.map(ReplyCode::value), Some(550));
+        assert!(extract("ééééééééééééééééé").is_some());
     }
 
     #[test]
