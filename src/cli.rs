@@ -258,14 +258,17 @@ pub struct LogsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Explain a reply code, an enhanced status code or a whole reply
+    /// Explain a reply code, a reply as pasted, or a whole bounce message
     ///
-    /// Each INPUT is a basic code (421), an enhanced status code (5.7.26, X.1.10) or a
-    /// reply as pasted from a bounce or a log, multi-line replies included. `-` reads one
-    /// reply from standard input. A valid code without an entry of its own (599) is
-    /// explained by its class.
+    /// Each INPUT is a basic code (421), an enhanced status code (5.7.26, X.1.10), a
+    /// reply as pasted from a bounce or a log (a Diagnostic-Code field, a Postfix or Exim
+    /// bounce line, multi-line replies included), or a file: a bounce message as it
+    /// arrived (every failed recipient with its reply, cause and fix), or a text with a
+    /// reply in it. `-` reads standard input, told apart by its content the same way.
+    /// Every reply is given its cause (docs/causes.md) and what decided it. A valid code
+    /// without an entry of its own (599) is explained by its class.
     #[command(
-        after_help = "Examples:\n  smtpdiag explain 421 5.1.10\n  smtpdiag explain \"421 4.7.0 Try again later, closing connection.\"\n  smtpdiag explain - < bounce.txt"
+        after_help = "Examples:\n  smtpdiag explain 421 5.1.10\n  smtpdiag explain \"smtp; 550 5.7.1 Message content rejected, UBE\"\n  smtpdiag explain bounce.eml --json\n  pbpaste | smtpdiag explain -"
     )]
     Explain {
         /// Codes or replies to explain (`-` reads standard input)
