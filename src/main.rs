@@ -367,7 +367,7 @@ fn run_logs(
     style: TextStyle,
     out: &mut dyn Write,
 ) -> Result<ExitStatus, Error> {
-    let mut inputs: Vec<(String, Box<dyn Read>)> = Vec::new();
+    let mut inputs: Vec<(String, Box<dyn Read + Send>)> = Vec::new();
     for input in &logs.inputs {
         match input {
             LogInput::Stdin => inputs.push(("-".to_string(), Box::new(io::stdin()))),

@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
+use std::sync::mpsc;
 
 use serde::{Serialize, Serializer};
 
@@ -1149,21 +1150,39 @@ impl LogReader {
     /// Reads one log, plain or gzip-compressed (told by its first bytes), to its end. A
     /// read error or truncated compressed data ends the file, not the run: it is recorded
     /// in the file's [`FileStats::error`], with what was read before it counted.
-    pub fn read(&mut self, name: &str, input: impl Read) -> FileStats {
-        let mut stats = FileStats {
-            name: name.to_string(),
-            ..FileStats::default()
-        };
-        let mut plain = BufReader::with_capacity(1 << 16, input);
-        let result = match plain.fill_buf() {
-            Ok([0x1f, 0x8b, ..]) => {
-                stats.compressed = true;
-                let gz = flate2::bufread::MultiGzDecoder::new(plain);
-                self.read_lines(BufReader::with_capacity(1 << 16, gz), &mut stats)
+    ///
+    /// Reading, decompressing and parsing run on a thread of their own, which hands the
+    /// failures over in batches through a bounded channel; this thread classifies and
+    /// counts them. Memory stays bounded: at most [`CHANNEL_BATCHES`] batches wait.
+    pub fn read(&mut self, name: &str, input: impl Read + Send) -> FileStats {
+        let now = self.options.now;
+        let (sender, receiver) = mpsc::sync_channel::<Vec<Event>>(CHANNEL_BATCHES);
+        let (mut stats, result) = std::thread::scope(|scope| {
+            let parsing = scope.spawn(move || {
+                let mut stats = FileStats::default();
+                let mut batch = Vec::with_capacity(BATCH);
+                let result = read_events(input, now, &mut stats, &mut |event| {
+                    batch.push(event);
+                    if batch.len() == BATCH {
+                        // The receiver lives until this thread is joined.
+                        let _ =
+                            sender.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+                    }
+                });
+                let _ = sender.send(batch);
+                (stats, result)
+            });
+            for batch in &receiver {
+                for event in batch {
+                    self.add(event);
+                }
             }
-            Ok(_) => self.read_lines(plain, &mut stats),
-            Err(e) => Err(e),
-        };
+            match parsing.join() {
+                Ok(done) => done,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        stats.name = name.to_string();
         if let Err(e) = result {
             stats.error = Some(match e.kind() {
                 io::ErrorKind::UnexpectedEof => {
@@ -1175,77 +1194,6 @@ impl LogReader {
         }
         self.files.push(stats.clone());
         stats
-    }
-
-    fn read_lines(&mut self, mut input: impl BufRead, stats: &mut FileStats) -> io::Result<()> {
-        let mut parser = LineParser::new(self.options.now);
-        let mut line: Vec<u8> = Vec::with_capacity(1024);
-        let mut too_long = false;
-        loop {
-            let buffer = match input.fill_buf() {
-                Ok(b) => b,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if buffer.is_empty() {
-                if !line.is_empty() || too_long {
-                    self.line(&mut parser, &line, too_long, stats);
-                }
-                return Ok(());
-            }
-            let (chunk, ends, used) = match memchr::memchr(b'\n', buffer) {
-                Some(at) => (&buffer[..at], true, at + 1),
-                None => (buffer, false, buffer.len()),
-            };
-            if !too_long {
-                if line.len() + chunk.len() > MAX_LINE {
-                    too_long = true;
-                    line.clear();
-                } else if ends && line.is_empty() {
-                    // The common case: the whole line is in the buffer, read in place.
-                    self.line(&mut parser, chunk, false, stats);
-                    input.consume(used);
-                    continue;
-                } else {
-                    line.extend_from_slice(chunk);
-                }
-            }
-            input.consume(used);
-            if ends {
-                let taken = std::mem::take(&mut line);
-                self.line(&mut parser, &taken, too_long, stats);
-                line = taken;
-                line.clear();
-                too_long = false;
-            }
-        }
-    }
-
-    fn line(
-        &mut self,
-        parser: &mut LineParser,
-        bytes: &[u8],
-        too_long: bool,
-        stats: &mut FileStats,
-    ) {
-        stats.lines += 1;
-        if too_long {
-            stats.lines_too_long += 1;
-            stats.lines_skipped += 1;
-            return;
-        }
-        let text = match std::str::from_utf8(bytes) {
-            Ok(text) => std::borrow::Cow::Borrowed(text),
-            Err(_) => String::from_utf8_lossy(bytes),
-        };
-        let mut found: Vec<Event> = Vec::new();
-        let understood = parser.parse(&text, &mut |event| found.push(event));
-        if !understood {
-            stats.lines_skipped += 1;
-        }
-        for event in found {
-            self.add(event);
-        }
     }
 
     fn in_window(&self, time: Option<Time>) -> bool {
@@ -1456,6 +1404,100 @@ impl LogReader {
                 by_cause: refused,
             },
         }
+    }
+}
+
+/// Events handed from the parsing thread to the counting one, per batch.
+const BATCH: usize = 256;
+/// Batches that may wait in the channel.
+pub const CHANNEL_BATCHES: usize = 16;
+
+/// Reads a log, plain or gzip, and hands every event to `sink`.
+fn read_events(
+    input: impl Read,
+    now: Time,
+    stats: &mut FileStats,
+    sink: &mut impl FnMut(Event),
+) -> io::Result<()> {
+    let mut plain = BufReader::with_capacity(1 << 16, input);
+    match plain.fill_buf() {
+        Ok([0x1f, 0x8b, ..]) => {
+            stats.compressed = true;
+            let gz = flate2::bufread::MultiGzDecoder::new(plain);
+            read_lines(BufReader::with_capacity(1 << 16, gz), now, stats, sink)
+        }
+        Ok(_) => read_lines(plain, now, stats, sink),
+        Err(e) => Err(e),
+    }
+}
+
+/// Splits the input into lines of at most [`MAX_LINE`] bytes and parses each.
+fn read_lines(
+    mut input: impl BufRead,
+    now: Time,
+    stats: &mut FileStats,
+    sink: &mut impl FnMut(Event),
+) -> io::Result<()> {
+    let mut parser = LineParser::new(now);
+    let mut line: Vec<u8> = Vec::with_capacity(1024);
+    let mut too_long = false;
+    loop {
+        let buffer = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buffer.is_empty() {
+            if !line.is_empty() || too_long {
+                parse_line(&mut parser, &line, too_long, stats, sink);
+            }
+            return Ok(());
+        }
+        let (chunk, ends, used) = match memchr::memchr(b'\n', buffer) {
+            Some(at) => (&buffer[..at], true, at + 1),
+            None => (buffer, false, buffer.len()),
+        };
+        if !too_long {
+            if line.len() + chunk.len() > MAX_LINE {
+                too_long = true;
+                line.clear();
+            } else if ends && line.is_empty() {
+                // The common case: the whole line is in the buffer, read in place.
+                parse_line(&mut parser, chunk, false, stats, sink);
+                input.consume(used);
+                continue;
+            } else {
+                line.extend_from_slice(chunk);
+            }
+        }
+        input.consume(used);
+        if ends {
+            parse_line(&mut parser, &line, too_long, stats, sink);
+            line.clear();
+            too_long = false;
+        }
+    }
+}
+
+fn parse_line(
+    parser: &mut LineParser,
+    bytes: &[u8],
+    too_long: bool,
+    stats: &mut FileStats,
+    sink: &mut impl FnMut(Event),
+) {
+    stats.lines += 1;
+    if too_long {
+        stats.lines_too_long += 1;
+        stats.lines_skipped += 1;
+        return;
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    };
+    if !parser.parse(&text, sink) {
+        stats.lines_skipped += 1;
     }
 }
 
