@@ -312,6 +312,40 @@ fn a_permanent_refusal_instead_of_the_greeting_is_policy() {
     assert_eq!(cause.id, "service-unavailable");
 }
 
+/// Status texts of MTA logs that were misread: words of a host name, TLS required versus
+/// failed, a local mailbox limit, Exim's retry note.
+#[test]
+fn log_status_texts() {
+    for (text, cause) in [
+        (
+            "host mx.spam.example.com[192.0.2.1] said: 550 5.1.1 <a@example.com>: Recipient address rejected: User unknown (in reply to RCPT TO command)",
+            "user-unknown",
+        ),
+        (
+            "host mx.antivirus.example[192.0.2.1] said: 550 5.1.1 <a@example.com>: Recipient address rejected: User unknown (in reply to RCPT TO command)",
+            "user-unknown",
+        ),
+        (
+            "a TLS session is required, but the server did not offer TLS support",
+            "tls-required",
+        ),
+        (
+            "a TLS session is required, but an attempt to start TLS failed",
+            "tls-failed",
+        ),
+        (
+            "cannot update mailbox /var/mail/bob for user bob. error writing message: File too large",
+            "mailbox-full",
+        ),
+        (
+            "retry time not reached for any host for 'example.com'",
+            "network-error",
+        ),
+    ] {
+        assert_eq!(cause_of(text).id, cause, "{text}");
+    }
+}
+
 #[test]
 fn weak_causes_from_the_issue() {
     for (text, cause) in [

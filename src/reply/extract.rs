@@ -505,16 +505,43 @@ fn command_of(text: &str) -> Option<Stage> {
         .filter(|stage| *stage != Stage::Any)
 }
 
+/// `mx.example.com[192.0.2.1]`, `mx.example.com[192.0.2.1]:25`: a host name with its
+/// address in brackets, as Postfix writes it.
+fn is_host_and_address(word: &str) -> bool {
+    let Some((name, rest)) = word.split_once('[') else {
+        return false;
+    };
+    name.contains('.')
+        && !name.contains(['/', '@'])
+        && rest
+            .split(']')
+            .next()
+            .is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok())
+}
+
 /// The text with e-mail addresses replaced by `<>` and URLs cut to their host, so that
 /// the words of an address (`userunknown@`) or of a link (`/reason/#norelaying`) never
 /// decide a cause.
 fn words_of(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    let mut previous = "";
     for (n, word) in text.split(' ').enumerate() {
         if n > 0 {
             out.push(' ');
         }
         let lower = word.to_ascii_lowercase();
+        let after_host = previous.eq_ignore_ascii_case("host");
+        previous = word;
+        // The MTA's name for a server (`host mx.spam.example[192.0.2.1] said:`,
+        // `relay=...`) says nothing about why it refused: `spam` in a host name is not
+        // spam content.
+        if (after_host && word.contains('.'))
+            || lower.starts_with("relay=")
+            || is_host_and_address(word)
+        {
+            out.push_str("<host>");
+            continue;
+        }
         if let Some(scheme) = ["https://", "http://"]
             .iter()
             .find_map(|s| lower.find(s).map(|at| (at, s.len())))
@@ -639,6 +666,11 @@ mod tests {
             found.reply.lines,
             vec!["5.1.1 <userunknown@example.com>: Recipient address rejected".to_string()]
         );
+        let hosts = extract(
+            "host mx.spam.example.com[192.0.2.1] said: 550 5.1.1 User unknown (in reply to RCPT TO command)",
+        )
+        .unwrap();
+        assert!(!hosts.words.contains("spam"), "{}", hosts.words);
         let link = extract("550 see https://example.org/en/reason/#norelaying now").unwrap();
         assert_eq!(link.words, "550 see https://example.org now");
     }
