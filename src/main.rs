@@ -17,7 +17,7 @@ use smtpdiag::dns::HickoryDns;
 use smtpdiag::input::logs::{LogOptions, LogReader, LogSummary, Time};
 use smtpdiag::input::{self, Explained};
 use smtpdiag::kb::{self, Lang};
-use smtpdiag::output::report::{self as report_text, Detail};
+use smtpdiag::output::probe::{self as probe_text, Detail};
 use smtpdiag::output::{self, TextStyle};
 use smtpdiag::probe::ProbeSettings;
 use smtpdiag::report::{Report, Verdict};
@@ -70,7 +70,7 @@ fn run(config: &Config) -> Result<ExitStatus, Error> {
             let pages = explain_all(inputs, lang)?;
             let written = match config.format {
                 Format::Json => output::json::explain_pages(&mut out, &pages, lang),
-                _ => output::human::explain_pages(&mut out, &pages, lang, style),
+                _ => output::explain::explain_pages(&mut out, &pages, lang, style),
             };
             finish_output(written, ExitStatus::Ok)?
         }
@@ -78,7 +78,7 @@ fn run(config: &Config) -> Result<ExitStatus, Error> {
             let comparison = kb::compare(*a, *b, lang);
             let written = match config.format {
                 Format::Json => output::json::comparison(&mut out, &comparison, lang),
-                _ => output::human::comparison(&mut out, &comparison, lang, style),
+                _ => output::explain::comparison(&mut out, &comparison, lang, style),
             };
             finish_output(written, ExitStatus::Ok)?
         }
@@ -107,7 +107,7 @@ fn run(config: &Config) -> Result<ExitStatus, Error> {
             let written = match config.format {
                 Format::Json => output::json::blocklist(&mut out, &report),
                 _ => {
-                    report_text::blocklist_report(&mut out, &report, lang, style, Detail::default())
+                    probe_text::blocklist_report(&mut out, &report, lang, style, Detail::default())
                 }
             };
             finish_output(written, ExitStatus::from_code(report.exit_code))
@@ -305,7 +305,7 @@ async fn run_probe(
                         if !first {
                             writeln!(out)?;
                         }
-                        report_text::report(out, &report, lang, style, detail)
+                        probe_text::report(out, &report, lang, style, detail)
                     }
                 })
             }
@@ -333,7 +333,7 @@ async fn run_probe(
     }
     progress.finish_and_clear();
     if batch && format == Format::Human {
-        let written = report_text::summary(out, &counts, &failing, SUMMARY_ROWS, lang, style);
+        let written = probe_text::summary(out, &counts, &failing, SUMMARY_ROWS, lang, style);
         finish_output(written, status.status())?;
     }
     Ok(status.status())
@@ -440,7 +440,7 @@ async fn probe_worst(
                     d.domain.as_deref() == Some(report.ascii_domain.as_str())
                         || d.domain.as_deref() == Some(report.domain.as_str())
                 }) {
-                    entry.now = Some(report_text::verdict_word(report.verdict));
+                    entry.now = Some(probe_text::verdict_word(report.verdict));
                 }
                 reports.push(report);
             }

@@ -10,7 +10,7 @@ use smtpdiag::dns::ResolverSettings;
 use smtpdiag::dns::name::DomainName;
 use smtpdiag::dns::{Outcome, QueryType};
 use smtpdiag::kb::Lang;
-use smtpdiag::output::report::{self as report_text, Detail};
+use smtpdiag::output::probe::{self as probe_text, Detail};
 use smtpdiag::output::{TextStyle, json};
 use smtpdiag::probe::{self, ProbeSettings};
 use smtpdiag::report::{Report, Severity, Verdict};
@@ -238,7 +238,7 @@ async fn escape_sequences_from_the_network_never_reach_the_terminal_raw() {
         color: false,
         width: 80,
     };
-    report_text::report(
+    probe_text::report(
         &mut text,
         &report,
         Lang::En,

@@ -7,9 +7,9 @@ use std::io::{self, Write};
 use colored::Colorize;
 use serde::Serialize;
 
-use super::human::Writer;
-use super::report::{verdict_line, verdict_word};
+use super::probe::{verdict_line, verdict_word};
 use super::terminal::printable;
+use super::writer::Writer;
 use super::{Role, TextStyle};
 use crate::input::logs::{Counted, LogSummary, Time};
 use crate::kb::{self, Lang, Ui, fill};

@@ -1,13 +1,14 @@
 //! Presentation: the same models rendered as human text or JSON. Nothing here decides
 //! anything about mail; it only shows what the library found.
 
-pub mod human;
+pub mod explain;
 pub mod json;
 pub mod logs;
 pub mod nagios;
 mod palette;
-pub mod report;
+pub mod probe;
 pub mod terminal;
+mod writer;
 
 pub use palette::Role;
 

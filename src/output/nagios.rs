@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::report::verdict_line;
+use super::probe::verdict_line;
 use super::terminal::printable;
 use crate::kb::{self, Lang};
 use crate::report::{Report, Verdict};

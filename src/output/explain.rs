@@ -1,70 +1,15 @@
-//! Human text: the pages of `explain` and `compare`, and the probe report.
+//! Human text of `explain` and `compare`: code pages, causes, bounce messages.
 
 use std::io::{self, Write};
 
 use super::terminal::printable;
+use super::writer::Writer;
 use super::{Role, TextStyle};
 use crate::input::Explained;
 use crate::input::bounce::{BounceReport, MessageKind};
 use crate::kb::{
     self, Cause, Comparison, EvidenceKind, Explanation, Lang, SignatureMatch, Source, Stage,
 };
-
-/// Writes wrapped, indented paragraphs.
-pub(crate) struct Writer<'a> {
-    out: &'a mut dyn Write,
-    style: TextStyle,
-}
-
-impl<'a> Writer<'a> {
-    pub(crate) fn new(out: &'a mut dyn Write, style: TextStyle) -> Writer<'a> {
-        Writer { out, style }
-    }
-
-    pub(crate) fn line(&mut self, text: &str) -> io::Result<()> {
-        writeln!(self.out, "{text}")
-    }
-
-    pub(crate) fn blank(&mut self) -> io::Result<()> {
-        writeln!(self.out)
-    }
-
-    /// A paragraph wrapped at the style's width, every line indented.
-    pub(crate) fn paragraph(&mut self, indent: usize, text: &str) -> io::Result<()> {
-        let pad = " ".repeat(indent);
-        let options = textwrap::Options::new(self.style.width.max(indent + 20))
-            .initial_indent(&pad)
-            .subsequent_indent(&pad);
-        for line in textwrap::wrap(&printable(text), options) {
-            writeln!(self.out, "{line}")?;
-        }
-        Ok(())
-    }
-
-    /// A bulleted paragraph: the bullet hangs, the text wraps under itself.
-    pub(crate) fn bullet(&mut self, indent: usize, text: &str) -> io::Result<()> {
-        let first = format!("{}• ", " ".repeat(indent));
-        let rest = " ".repeat(indent + 2);
-        let options = textwrap::Options::new(self.style.width.max(indent + 22))
-            .initial_indent(&first)
-            .subsequent_indent(&rest);
-        for line in textwrap::wrap(&printable(text), options) {
-            writeln!(self.out, "{line}")?;
-        }
-        Ok(())
-    }
-
-    /// A heading, then its text indented under it.
-    pub(crate) fn section(&mut self, indent: usize, heading: &str, text: &str) -> io::Result<()> {
-        writeln!(
-            self.out,
-            "{}{}",
-            " ".repeat(indent),
-            Role::Label.paint(heading)
-        )?;
-        self.paragraph(indent + 2, text)
-    }
-}
 
 /// The line under a code's title: class, category or subject, references.
 fn facts_line(e: &Explanation, lang: Lang) -> String {

@@ -6,8 +6,8 @@ use std::io::{self, Write};
 
 use colored::Colorize;
 
-use super::human::Writer;
 use super::terminal::printable;
+use super::writer::Writer;
 use super::{Role, TextStyle};
 use crate::dnsbl::DnsblStatus;
 use crate::kb::{self, Lang, Ui, fill};
