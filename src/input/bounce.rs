@@ -194,10 +194,18 @@ pub fn looks_like_message(bytes: &[u8]) -> bool {
     known >= 2
 }
 
+/// Parses a message with mail-parser, which has debug assertions that a hostile message
+/// can trip (a `message/rfc822` inside a `message/rfc822` inside a multipart, found by
+/// fuzzing): such a message is one that cannot be read, not a crash of smtpdiag.
+fn parse_message(bytes: &[u8]) -> Option<Message<'_>> {
+    std::panic::catch_unwind(|| MessageParser::default().parse(bytes))
+        .ok()
+        .flatten()
+}
+
 /// Reads one message. `input` names it in the report and in errors.
 pub fn read_bounce(input: &str, bytes: &[u8], lang: Lang) -> Result<BounceReport, BounceError> {
-    let message = MessageParser::default()
-        .parse(bytes)
+    let message = parse_message(bytes)
         .filter(|m| !m.headers().is_empty())
         .ok_or_else(|| BounceError::NotAMessage(input.to_string()))?;
     let mut report = BounceReport {
@@ -442,7 +450,7 @@ fn original_of(message: &Message<'_>) -> Option<OriginalMessage> {
                 let ctype = part.content_type()?;
                 let sub = ctype.subtype().unwrap_or_default().to_ascii_lowercase();
                 (sub == "rfc822-headers")
-                    .then(|| MessageParser::default().parse(part.contents()))
+                    .then(|| parse_message(part.contents()))
                     .flatten()
             }
         };
