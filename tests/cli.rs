@@ -1,20 +1,12 @@
 //! End-to-end tests of the binary: `explain` and `compare` in text and JSON, each
 //! language, and the exit status of bad input.
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
-fn smtpdiag() -> Command {
-    let mut cmd = Command::cargo_bin("smtpdiag").unwrap();
-    // A fixed environment: no locale, no colour preference inherited from the caller.
-    cmd.env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env_remove("LANG")
-        .env_remove("NO_COLOR")
-        .env_remove("CLICOLOR_FORCE");
-    cmd
-}
+#[path = "support/command.rs"]
+mod command;
+use command::smtpdiag;
 
 fn json(args: &[&str]) -> Value {
     let output = smtpdiag().args(args).arg("--json").output().unwrap();

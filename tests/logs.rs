@@ -3,25 +3,15 @@
 //! gzip, a 10 MB line, an empty file, a missing file); and `--probe` against the lab.
 
 mod support;
+use support::command::smtpdiag;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
-
-fn smtpdiag() -> Command {
-    let mut cmd = Command::cargo_bin("smtpdiag").unwrap();
-    cmd.env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env_remove("LANG")
-        .env_remove("NO_COLOR")
-        .env_remove("CLICOLOR_FORCE");
-    cmd
-}
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -2,22 +2,13 @@
 //! the per-destination limit, the summary), the Nagios line, completions and the man page.
 
 mod support;
+use support::command::smtpdiag;
 
 use std::io::Write as _;
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 use support::fault_server::{Fault, FaultServer};
-
-fn smtpdiag() -> Command {
-    let mut cmd = Command::cargo_bin("smtpdiag").unwrap();
-    cmd.env_remove("LANG")
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env_remove("NO_COLOR");
-    cmd
-}
 
 /// Arguments that aim the probe at the lab, and at a fault server's port.
 fn lab_args(port: u16) -> Vec<String> {

@@ -1,3 +1,4 @@
+pub mod command;
 pub mod fake_dns;
 pub mod fault_server;
 pub mod lab;
