@@ -3,6 +3,7 @@
 
 pub mod explain;
 pub mod json;
+pub mod localize;
 pub mod logs;
 pub mod nagios;
 mod palette;

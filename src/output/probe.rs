@@ -6,6 +6,7 @@ use std::io::{self, Write};
 
 use colored::Colorize;
 
+use super::localize;
 use super::terminal::printable;
 use super::writer::Writer;
 use super::{Role, TextStyle};
@@ -80,6 +81,7 @@ pub fn report(
     style: TextStyle,
     detail: Detail,
 ) -> io::Result<()> {
+    let report = &*localize::report(report, lang);
     let ui = kb::ui(lang);
     let mut w = Writer::new(out, style);
     let verdict = verdict_line(ui, &report.domain, report.verdict);
@@ -321,7 +323,10 @@ fn session_lines(
         .filter(|_| session.outcome != SessionOutcome::GreetingRejected)
     {
         outcome.push(' ');
-        outcome.push_str(&fill(ui.label_at_stage, &[("stage", stage.label(lang))]));
+        outcome.push_str(&fill(
+            ui.label_at_stage,
+            &[("stage", localize::stage_label(stage, lang))],
+        ));
     }
     let target = match session.address {
         std::net::IpAddr::V4(a) => format!("{a}:{}", session.port),
@@ -484,12 +489,12 @@ fn findings(w: &mut Writer<'_>, ui: &Ui, all: &[Finding], detail: Detail) -> io:
         w.line(&format!(
             "  {} {codes}{}",
             role.paint(&format!("[{label}]")),
-            Role::Heading.paint(&printable(&finding.title))
+            Role::Heading.paint(&printable(&finding.text.title))
         ))?;
         let full = detail.transcript || finding.severity >= Severity::Warning;
         if full {
-            w.paragraph(4, &finding.explanation)?;
-            w.paragraph(4, &fill(ui.fix_line, &[("fix", &finding.fix)]))?;
+            w.paragraph(4, &finding.text.explanation)?;
+            w.paragraph(4, &fill(ui.fix_line, &[("fix", &finding.text.fix)]))?;
         }
     }
     Ok(())
@@ -503,6 +508,7 @@ pub fn blocklist_report(
     style: TextStyle,
     detail: Detail,
 ) -> io::Result<()> {
+    let report = &localize::blocklist_report(report, lang);
     let ui = kb::ui(lang);
     let mut w = Writer::new(out, style);
     w.line(&Role::Label.paint(ui.heading_blocklists).to_string())?;

@@ -3,7 +3,6 @@
 //! message could be sent. Every reply is recorded; a negative reply is a result, not an
 //! error.
 
-mod assess;
 pub mod reader;
 mod session;
 pub mod tls;
@@ -15,13 +14,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use assess::{Assessment, assess};
 pub use session::{dialogue, probe_hosts};
 pub use tls::{TlsInfo, TlsProblem, TrustAnchors};
 
 use crate::reply::Reply;
 pub use crate::reply::Stage;
-use crate::report::serialize_ms;
+use crate::timing::serialize_ms;
 
 /// The commands the probe can send. There is no DATA, BDAT or anything that carries a
 /// message: the probe cannot send mail, whatever the code around it does.
@@ -64,41 +62,6 @@ impl Command {
             Command::RcptTo(_) => Stage::RcptTo,
             Command::Rset => Stage::Rset,
             Command::Quit => Stage::Quit,
-        }
-    }
-}
-
-impl Stage {
-    /// The name a reader sees: protocol words as they are, the rest in the language.
-    #[must_use]
-    pub fn label(self, lang: crate::kb::Lang) -> &'static str {
-        let ui = crate::kb::ui(lang);
-        match self {
-            Stage::Connect => ui.smtp_stage_connect,
-            Stage::Greeting => ui.smtp_stage_greeting,
-            Stage::TlsHandshake => ui.smtp_stage_tls_handshake,
-            other => other.name(),
-        }
-    }
-
-    /// The name used in the transcript and in error texts.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::Connect => "connect",
-            Stage::Greeting => "greeting",
-            Stage::Ehlo => "EHLO",
-            Stage::Helo => "HELO",
-            Stage::StartTls => "STARTTLS",
-            Stage::TlsHandshake => "TLS handshake",
-            Stage::MailFrom => "MAIL FROM",
-            Stage::RcptTo => "RCPT TO",
-            Stage::Rset => "RSET",
-            Stage::Quit => "QUIT",
-            Stage::Auth => "AUTH",
-            Stage::Data => "DATA",
-            Stage::EndOfData => "end of data",
-            Stage::Any => "any",
         }
     }
 }
