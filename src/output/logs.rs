@@ -4,7 +4,6 @@
 
 use std::io::{self, Write};
 
-use colored::Colorize;
 use serde::Serialize;
 
 use super::probe::{verdict_line, verdict_word};

@@ -4,8 +4,6 @@
 
 use std::io::{self, Write};
 
-use colored::Colorize;
-
 use super::localize;
 use super::terminal::printable;
 use super::writer::Writer;
