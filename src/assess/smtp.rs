@@ -286,6 +286,8 @@ fn error_finding(
             .with("stage", step.stage.name())
             .with("rcpt", rcpt)
             .with("error", error.to_string())
+            .with("error_kind", error.key())
+            .with("error_detail", error.detail())
             .with("seconds", format!("{:.1}", step.duration.as_secs_f64()))
             .about(format!("{host} {}", step.stage.name())),
     )

@@ -9,6 +9,7 @@ use crate::kb::{self, FindingKind, Lang, Source};
 use crate::probe::BlocklistReport;
 use crate::reply::{EnhancedCode, ReplyCode, Stage};
 use crate::report::{Finding, FindingText, Report};
+use crate::smtp::StepError;
 
 /// The report with every text in `lang`. A report already in `lang` is borrowed as it is.
 #[must_use]
@@ -67,6 +68,31 @@ pub fn stage_label(stage: Stage, lang: Lang) -> &'static str {
     }
 }
 
+/// The words of a step's error in `lang`, from its kind ([`StepError::key`]) and detail.
+#[must_use]
+pub fn step_error_text(key: &str, detail: &str, lang: Lang) -> String {
+    let ui = kb::ui(lang);
+    let template = match key {
+        "connect" => ui.step_error_connect,
+        "connect-timeout" => ui.step_error_connect_timeout,
+        "timeout" => ui.step_error_timeout,
+        "deadline" => ui.step_error_deadline,
+        "command-injection" => ui.step_error_command_injection,
+        "send" => ui.step_error_send,
+        "tls-setup" => ui.step_error_tls_setup,
+        "tls-handshake" => ui.step_error_tls_handshake,
+        "tls-injected" => ui.step_error_tls_injected,
+        _ => ui.step_error_read,
+    };
+    kb::fill(template, &[("detail", detail)])
+}
+
+/// A step's error in `lang`.
+#[must_use]
+pub fn step_error(error: &StepError, lang: Lang) -> String {
+    step_error_text(error.key(), &error.detail(), lang)
+}
+
 /// The title, explanation and fix of one finding in `lang`: its kind's text with its
 /// parameters, and the words some parameters stand for (a stage, a reply's meaning, a
 /// list's removal route).
@@ -90,6 +116,13 @@ pub fn finding_text(finding: &Finding, lang: Lang) -> FindingText {
             stage_label(stage, lang).to_string()
         };
         set("stage", label);
+    }
+    let error_kind = finding.param("error_kind");
+    if !error_kind.is_empty() {
+        set(
+            "error",
+            step_error_text(error_kind, finding.param("error_detail"), lang),
+        );
     }
     let mut extra_explanation = None;
     match finding.kind {

@@ -373,7 +373,7 @@ fn session_lines(
     }
     if detail.transcript {
         for step in &session.steps {
-            transcript_step(w, step)?;
+            transcript_step(w, step, lang)?;
         }
     } else if let Some(step) = session
         .steps
@@ -413,16 +413,17 @@ fn reply_lines(reply: &crate::reply::Reply) -> Vec<String> {
 }
 
 /// A step as swaks shows it: `->` sent, `<-` received, `~>` / `<~` inside TLS.
-fn transcript_step(w: &mut Writer<'_>, step: &Step) -> io::Result<()> {
+fn transcript_step(w: &mut Writer<'_>, step: &Step, lang: Lang) -> io::Result<()> {
+    let ui = kb::ui(lang);
     let (send, receive) = if step.tls { ("~>", "<~") } else { ("->", "<-") };
     let time = Role::Dim
-        .paint(&format!("{} ms", ms(step.duration)))
+        .paint(&fill(ui.label_took, &[("ms", &ms(step.duration))]))
         .to_string();
     match step.stage {
-        Stage::Connect => w.line(&format!("    {} connect  {time}", Role::Dim.paint("=="))),
-        Stage::TlsHandshake => w.line(&format!(
-            "    {} TLS handshake  {time}",
-            Role::Dim.paint("==")
+        Stage::Connect | Stage::TlsHandshake => w.line(&format!(
+            "    {} {}  {time}",
+            Role::Dim.paint("=="),
+            localize::stage_label(step.stage, lang)
         )),
         _ => {
             if let Some(command) = &step.command {
@@ -455,7 +456,7 @@ fn transcript_step(w: &mut Writer<'_>, step: &Step) -> io::Result<()> {
         w.line(&format!(
             "    {} {}",
             Role::Warn.paint("!!"),
-            printable(&error.to_string())
+            printable(&localize::step_error(error, lang))
         ))?;
     }
     Ok(())

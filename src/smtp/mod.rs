@@ -155,6 +155,43 @@ pub enum StepError {
     TlsInjected { bytes: usize },
 }
 
+impl StepError {
+    /// A stable name for the kind of error, for finding parameters and translated texts.
+    #[must_use]
+    pub fn key(&self) -> &'static str {
+        match self {
+            StepError::Connect(_) => "connect",
+            StepError::ConnectTimeout { .. } => "connect-timeout",
+            StepError::Timeout { overall: false, .. } => "timeout",
+            StepError::Timeout { overall: true, .. } => "deadline",
+            StepError::CommandInjection => "command-injection",
+            StepError::Send(_) => "send",
+            StepError::Read(_) => "read",
+            StepError::TlsSetup(_) => "tls-setup",
+            StepError::TlsHandshake(_) => "tls-handshake",
+            StepError::TlsInjected { .. } => "tls-injected",
+        }
+    }
+
+    /// What the error carries besides its kind: the limit in seconds, the byte count, or
+    /// the words of the system, the TLS library or the reply reader.
+    #[must_use]
+    pub fn detail(&self) -> String {
+        match self {
+            StepError::ConnectTimeout { limit } | StepError::Timeout { limit, .. } => {
+                format!("{:.1}", limit.as_secs_f64())
+            }
+            StepError::TlsInjected { bytes } => bytes.to_string(),
+            StepError::CommandInjection => String::new(),
+            StepError::Connect(reason)
+            | StepError::Send(reason)
+            | StepError::Read(reason)
+            | StepError::TlsSetup(reason)
+            | StepError::TlsHandshake(reason) => reason.clone(),
+        }
+    }
+}
+
 fn timeout_text(limit: Duration, overall: bool) -> String {
     if overall {
         format!(
