@@ -333,7 +333,6 @@ fn tempfile() -> TempFile {
     ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
 )]
 fn japanese_and_french_reports_of_every_scenario_hold_no_english_words_of_ours() {
-    support::lab::ensure_running();
     const SCENARIOS: &[&str] = &[
         "backup",
         "badtls",
@@ -362,6 +361,7 @@ fn japanese_and_french_reports_of_every_scenario_hold_no_english_words_of_ours()
         "v6only",
         "wrongname",
     ];
+    support::lab::ensure_running();
     let run = |domain: &str, extra: &[&str]| {
         let output = smtpdiag()
             .arg(format!("{domain}.test"))
