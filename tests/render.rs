@@ -184,6 +184,7 @@ fn facts() -> (DomainName, MxResolution, DnsblCheck, Vec<Session>) {
             trusted: false,
             problems: vec![TlsProblem::Untrusted],
             chain: vec![certificate],
+            chain_der: Vec::new(),
         }),
         plain_retry: false,
         bare_lf: false,
