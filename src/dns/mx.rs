@@ -191,6 +191,7 @@ pub async fn resolve(dns: &impl Dns, domain: &DomainName, lang: Lang) -> MxResol
         first_preference.insert(host.clone(), preference);
         unique.push((preference, host));
     }
+    unique.truncate(super::MAX_EXCHANGES);
 
     let resolved = join_all(
         unique
@@ -309,6 +310,10 @@ async fn resolve_exchange(
     }
     exchange.host.addresses.sort();
     exchange.host.addresses.dedup();
+    exchange
+        .host
+        .addresses
+        .truncate(super::MAX_ADDRESSES_PER_EXCHANGE);
     if let Some(target) = exchange.host.cname.clone() {
         exchange.findings.push(
             Finding::of_kind(
