@@ -1,5 +1,6 @@
 pub mod command;
 pub mod fake_dns;
+pub mod fault_dns;
 pub mod fault_server;
 pub mod lab;
 pub mod schema;
