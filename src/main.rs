@@ -1,7 +1,7 @@
 //! The smtpdiag binary: flags → checked configuration → library → renderer → exit status.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::io::{self, BufReader, IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use smtpdiag::cli::{Cli, ShellArg, shield_pasted_text};
 use smtpdiag::config::{
-    self, Config, ExplainInput, Format, LogInput, LogsConfig, ProbeConfig, Target, Targets, Task,
+    self, Config, ExplainInput, Format, LogInput, LogsConfig, ProbeConfig, Targets, Task,
 };
 use smtpdiag::dns::HickoryDns;
 use smtpdiag::input::logs::{LogOptions, LogReader, LogSummary, Time};
@@ -185,28 +185,25 @@ fn read_bounded(reader: impl Read, what: &str) -> Result<Vec<u8>, Error> {
 }
 
 /// A domain of the list: checked, or the reason it cannot be probed.
-type Item = Result<Target, (String, Error)>;
+type Item = config::ListItem;
 
-/// The lines of a domain list, read lazily: blank lines and `#` comments skipped.
+/// The lines of a domain list, read lazily and checked (`config::target_lines`).
 fn read_targets(path: &Path, rcpts: Vec<String>) -> Result<Box<dyn Iterator<Item = Item>>, Error> {
-    let reader: Box<dyn BufRead> = if path == Path::new("-") {
-        Box::new(BufReader::new(io::stdin()))
-    } else {
-        let file = File::open(path)
-            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
-        Box::new(BufReader::new(file))
-    };
-    Ok(Box::new(reader.lines().filter_map(move |line| {
-        let line = match line {
-            Ok(line) => line,
-            Err(e) => return Some(Err((String::new(), Error::Stdin(e)))),
-        };
-        let entry = line.split('#').next().unwrap_or_default().trim();
-        if entry.is_empty() {
-            return None;
-        }
-        Some(config::target(entry, &rcpts).map_err(|e| (entry.to_string(), e)))
-    })))
+    if path == Path::new("-") {
+        return Ok(Box::new(config::target_lines(
+            BufReader::new(io::stdin()),
+            "standard input",
+            rcpts,
+        )));
+    }
+    let file = File::open(path)
+        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let name = path.display().to_string();
+    Ok(Box::new(config::target_lines(
+        BufReader::new(file),
+        &name,
+        rcpts,
+    )))
 }
 
 /// The exit status of a batch: a bad input line wins (the list needs fixing), then the
