@@ -374,12 +374,9 @@ impl Lines {
     }
 }
 
-/// The chain of `certificates` certificates of tests/fixtures/tls (leaf first), and a
-/// server connection over `stream` that presents it.
-fn tls_server(
-    stream: TcpStream,
-    certificates: usize,
-) -> Option<rustls::StreamOwned<rustls::ServerConnection, TcpStream>> {
+/// A TLS server configuration presenting the first `certificates` certificates of
+/// tests/fixtures/tls/chain50.pem (leaf first, for mx.fault.test), with the leaf's key.
+pub fn fixture_tls_config(certificates: usize) -> std::sync::Arc<rustls::ServerConfig> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
@@ -398,7 +395,15 @@ fn tls_server(
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .expect("the fixture's certificate and key");
-    let connection = rustls::ServerConnection::new(std::sync::Arc::new(config)).ok()?;
+    std::sync::Arc::new(config)
+}
+
+/// A server connection over `stream` that presents `certificates` certificates.
+fn tls_server(
+    stream: TcpStream,
+    certificates: usize,
+) -> Option<rustls::StreamOwned<rustls::ServerConnection, TcpStream>> {
+    let connection = rustls::ServerConnection::new(fixture_tls_config(certificates)).ok()?;
     Some(rustls::StreamOwned::new(connection, stream))
 }
 

@@ -3,4 +3,5 @@ pub mod fake_dns;
 pub mod fault_dns;
 pub mod fault_server;
 pub mod lab;
+pub mod relay;
 pub mod schema;
