@@ -915,3 +915,191 @@ fn the_binary_takes_the_same_resolver_option() {
     assert!(dns.asked().iter().any(|q| q.name == DOMAIN));
     assert!(!smtp.saw_data());
 }
+
+// ------------------------------------------------------------- peak memory ----
+
+/// One run of the binary under GNU time: peak RSS in KiB, wall seconds, exit status.
+fn measured(bin: &std::path::Path, args: &[String]) -> (u64, f64, i32) {
+    let out = std::env::temp_dir().join(format!("smtpdiag-rss-{}", std::process::id()));
+    let status = std::process::Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M %e")
+        .arg("-o")
+        .arg(&out)
+        .arg(bin)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("GNU time at /usr/bin/time (apt-get install time)");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    let last = text.lines().last().unwrap_or_default();
+    let mut fields = last.split_whitespace();
+    let kib = fields.next().and_then(|f| f.parse().ok()).unwrap_or(0);
+    let seconds = fields.next().and_then(|f| f.parse().ok()).unwrap_or(0.0);
+    (kib, seconds, status.code().unwrap_or(-1))
+}
+
+/// Peak memory of the binary under the worst faults, printed as a table for
+/// docs/robustness.md (`benches/faults-rss.sh`). Each run must stay under a bound far
+/// above the figures, so that a fault that makes memory grow with its size fails here.
+#[test]
+#[ignore = "a measurement: benches/faults-rss.sh runs it"]
+fn peak_memory_under_the_worst_faults() {
+    const BOUND_KIB: u64 = 128 * 1024;
+    let bin = std::env::var_os("SMTPDIAG_BIN").map_or_else(
+        || assert_cmd::cargo::cargo_bin("smtpdiag"),
+        std::path::PathBuf::from,
+    );
+    let probe_args = |dns: &FaultDns, port: u16, extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = [DOMAIN, "--json", "--timeout", "2", "--deadline", "15"]
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        args.extend(["--resolver".into(), dns.addr.to_string()]);
+        args.extend(["--port".into(), port.to_string()]);
+        args.extend(["--helo".into(), "probe.smtpdiag.test".into()]);
+        if !extra.iter().any(|a| a.starts_with("--dnsbl")) {
+            args.push("--no-dnsbl".into());
+        }
+        args.extend(extra.iter().map(ToString::to_string));
+        args
+    };
+    let plain =
+        || FaultDns::start(|name, record_type| plain_zone(name, record_type, Ipv4Addr::LOCALHOST));
+    let mut rows: Vec<(String, u64, f64, i32)> = Vec::new();
+    let mut run = |what: &str, args: Vec<String>| {
+        let (kib, seconds, code) = measured(&bin, &args);
+        rows.push((what.to_string(), kib, seconds, code));
+    };
+
+    for fault in [
+        Fault::Healthy,
+        Fault::EndlessContinuation,
+        Fault::OversizedLine,
+        Fault::HugeEhloLine,
+        Fault::ManyRcptLines,
+        Fault::ManyExtensions,
+        Fault::FloodingReplies,
+        Fault::LongChain,
+        Fault::TrickleBanner,
+        Fault::EarlyTalker,
+    ] {
+        let smtp = FaultServer::start(fault);
+        let dns = plain();
+        run(
+            &format!("SMTP {fault:?}"),
+            probe_args(&dns, smtp.addr.port(), &[]),
+        );
+    }
+
+    let smtp = FaultServer::start(Fault::Healthy);
+    let dns = FaultDns::start(|name, record_type| match (name, record_type) {
+        (DOMAIN, RecordType::MX) => Answer::Records(
+            (0..1000)
+                .map(|n| fault_dns::mx(DOMAIN, 10 + n, &format!("mx{n:04}.fault.test")))
+                .collect(),
+        ),
+        (host, RecordType::A) => Answer::Records(vec![fault_dns::a(host, Ipv4Addr::LOCALHOST)]),
+        _ => Answer::NoData,
+    });
+    run(
+        "DNS 1,000 MX records",
+        probe_args(&dns, smtp.addr.port(), &["--all-mx"]),
+    );
+    let dns = FaultDns::start(|name, record_type| match (name, record_type) {
+        ("mx.fault.test", RecordType::A) => Answer::Records(
+            (1..=1000u32)
+                .map(|n| fault_dns::a(name, Ipv4Addr::from(0x7f00_0000 + n)))
+                .collect(),
+        ),
+        _ => plain_zone(name, record_type, Ipv4Addr::LOCALHOST),
+    });
+    run(
+        "DNS 1,000 addresses",
+        probe_args(&dns, smtp.addr.port(), &["--all-mx"]),
+    );
+    let listed = FaultServer::start_on(Ipv4Addr::new(127, 0, 0, 5), Fault::Healthy);
+    let dns = FaultDns::start(|name, record_type| match (name, record_type) {
+        ("5.0.0.127.big.fault.test" | "2.0.0.127.big.fault.test", RecordType::A) => {
+            Answer::Records(vec![fault_dns::a(name, Ipv4Addr::new(127, 0, 0, 2))])
+        }
+        ("5.0.0.127.big.fault.test", RecordType::TXT) => {
+            Answer::Records(vec![fault_dns::big_txt(name, 250, b'r')])
+        }
+        (name, _) if name.ends_with(".big.fault.test") => Answer::NxDomain,
+        _ => plain_zone(name, record_type, Ipv4Addr::new(127, 0, 0, 5)),
+    });
+    run(
+        "DNS TXT of 64 KB (text report)",
+        probe_args(&dns, listed.addr.port(), &["--dnsbl", "big.fault.test"])
+            .into_iter()
+            .filter(|a| a != "--json")
+            .collect(),
+    );
+    let dns = FaultDns::start(|_, _| Answer::Silent);
+    run("DNS resolver never answers", probe_args(&dns, 25, &[]));
+
+    let dir = std::env::temp_dir().join(format!("smtpdiag-rss-inputs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let long_line = dir.join("long-line");
+    std::fs::write(&long_line, vec![b'a'; 64 << 20]).unwrap();
+    let binary = dir.join("binary");
+    let mut state = 0x2545_f491_u32;
+    let noise: Vec<u8> = (0..(32 << 20))
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state.to_le_bytes()[0]
+        })
+        .collect();
+    std::fs::write(&binary, noise).unwrap();
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    run(
+        "-f: one line of 64 MiB",
+        vec![
+            "-f".into(),
+            path(&long_line),
+            "--resolver".into(),
+            "127.0.0.1:9".into(),
+        ],
+    );
+    run(
+        "-f: 32 MiB of random bytes",
+        vec![
+            "-f".into(),
+            path(&binary),
+            "--resolver".into(),
+            "127.0.0.1:9".into(),
+        ],
+    );
+    run(
+        "explain: 64 MiB file",
+        vec!["explain".into(), path(&long_line)],
+    );
+    run(
+        "explain: /dev/zero",
+        vec!["explain".into(), "/dev/zero".into()],
+    );
+    run(
+        "logs: one line of 64 MiB",
+        vec!["logs".into(), path(&long_line)],
+    );
+    run(
+        "logs: 32 MiB of random bytes",
+        vec!["logs".into(), path(&binary)],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!("| fault | peak RSS (KiB) | wall (s) | exit status |");
+    println!("|---|---:|---:|---:|");
+    for (what, kib, seconds, code) in &rows {
+        println!("| {what} | {kib} | {seconds:.2} | {code} |");
+    }
+    for (what, kib, _, _) in &rows {
+        assert!(*kib > 0, "{what}: no measurement");
+        assert!(*kib < BOUND_KIB, "{what}: {kib} KiB");
+    }
+}
