@@ -19,7 +19,7 @@ use smtpdiag::dns::{Outcome, QueryType};
 use smtpdiag::dnsbl::Blocklist;
 use smtpdiag::kb::Lang;
 use smtpdiag::output::probe::{self as probe_text, Detail};
-use smtpdiag::output::{TextStyle, json};
+use smtpdiag::output::{TextStyle, json, localize};
 use smtpdiag::probe::{self, ProbeSettings};
 use smtpdiag::report::{Report, Severity, Verdict};
 use smtpdiag::smtp::{SessionOutcome, SmtpSettings, Stage, Timeouts, TrustAnchors};
@@ -58,7 +58,6 @@ fn settings(port: u16) -> ProbeSettings {
         },
         no_smtp: false,
         deadline: DEADLINE,
-        lang: Lang::En,
     }
 }
 
@@ -76,8 +75,10 @@ async fn probe_fault(fault: Fault) -> (Report, FaultServer, Duration) {
     )
     .await;
     let took = started.elapsed();
+    // The tests read the findings' words as an English reader would.
+    let report = localize::report(&report, Lang::En).into_owned();
     let mut line = Vec::new();
-    json::report_line(&mut line, &report).unwrap();
+    json::report_line(&mut line, &report, Lang::En).unwrap();
     support::schema::check_report(&serde_json::from_slice(&line).unwrap());
     assert!(!server.saw_data(), "{fault:?}: the probe sent DATA");
     within_deadline(&format!("{fault:?}"), took);
@@ -160,7 +161,11 @@ async fn garbage_is_a_protocol_error() {
     let (report, _server, _) = probe_fault(Fault::Garbage).await;
     assert_eq!(report.sessions[0].outcome, SessionOutcome::ProtocolError);
     let f = finding(&report, "protocol-error");
-    assert!(f.explanation.contains("HTTP/1.1 400"), "{}", f.explanation);
+    assert!(
+        f.text.explanation.contains("HTTP/1.1 400"),
+        "{}",
+        f.text.explanation
+    );
     assert_eq!(report.verdict, Verdict::Transient);
 }
 
@@ -170,6 +175,7 @@ async fn endless_continuation_lines_are_cut_off() {
     assert_eq!(report.sessions[0].outcome, SessionOutcome::ProtocolError);
     assert!(
         finding(&report, "protocol-error")
+            .text
             .explanation
             .contains("lines")
     );
@@ -181,6 +187,7 @@ async fn oversized_line_is_cut_off() {
     assert_eq!(report.sessions[0].outcome, SessionOutcome::ProtocolError);
     assert!(
         finding(&report, "protocol-error")
+            .text
             .explanation
             .contains("longer than")
     );
@@ -272,7 +279,7 @@ async fn escape_sequences_from_the_network_never_reach_the_terminal_raw() {
 
     // JSON carries the text escaped by JSON's rules, and losslessly.
     let mut line = Vec::new();
-    json::report_line(&mut line, &report).unwrap();
+    json::report_line(&mut line, &report, Lang::En).unwrap();
     assert!(!line.contains(&0x1b));
     let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
     let banner = value["sessions"][0]["steps"][1]["reply"]["lines"][0]
@@ -285,7 +292,7 @@ async fn escape_sequences_from_the_network_never_reach_the_terminal_raw() {
 async fn the_schema_holds_the_contract_fields() {
     let (report, _server, _) = probe_fault(Fault::Healthy).await;
     let mut line = Vec::new();
-    json::report_line(&mut line, &report).unwrap();
+    json::report_line(&mut line, &report, Lang::En).unwrap();
     let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
     for field in [
         "domain", "verdict", "null_mx", "mx", "dnsbl", "sessions", "findings",
@@ -634,8 +641,9 @@ async fn probe_through(
     )
     .await;
     let took = started.elapsed();
+    let report = localize::report(&report, Lang::En).into_owned();
     let mut line = Vec::new();
-    json::report_line(&mut line, &report).unwrap();
+    json::report_line(&mut line, &report, Lang::En).unwrap();
     support::schema::check_report(&serde_json::from_slice(&line).unwrap());
     within_deadline("DNS fault", took);
     (report, took)
