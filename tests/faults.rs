@@ -895,11 +895,6 @@ async fn a_txt_record_of_64_kb_is_read_whole_over_tcp() {
 
 #[test]
 fn the_binary_takes_the_same_resolver_option() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let _guard = runtime.enter();
     let smtp = FaultServer::start(Fault::Healthy);
     let dns =
         FaultDns::start(|name, record_type| plain_zone(name, record_type, Ipv4Addr::LOCALHOST));
