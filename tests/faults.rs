@@ -63,17 +63,18 @@ fn settings(port: u16) -> ProbeSettings {
 
 /// Probes the fault server and checks what every fault must satisfy.
 async fn probe_fault(fault: Fault) -> (Report, FaultServer, Duration) {
+    probe_fault_within(fault, DEADLINE).await
+}
+
+/// The same, under another overall deadline.
+async fn probe_fault_within(fault: Fault, deadline: Duration) -> (Report, FaultServer, Duration) {
     let server = FaultServer::start(fault);
     let dns = FakeDns::single_mx(DOMAIN);
     let domain = DomainName::parse(DOMAIN).unwrap();
     let started = Instant::now();
-    let report = probe::probe(
-        &dns,
-        &domain,
-        &[format!("postmaster@{DOMAIN}")],
-        &settings(server.addr.port()),
-    )
-    .await;
+    let mut settings = settings(server.addr.port());
+    settings.deadline = deadline;
+    let report = probe::probe(&dns, &domain, &[format!("postmaster@{DOMAIN}")], &settings).await;
     let took = started.elapsed();
     // The tests read the findings' words as an English reader would.
     let report = localize::report(&report, Lang::En).into_owned();
@@ -81,15 +82,19 @@ async fn probe_fault(fault: Fault) -> (Report, FaultServer, Duration) {
     json::report_line(&mut line, &report, Lang::En).unwrap();
     support::schema::check_report(&serde_json::from_slice(&line).unwrap());
     assert!(!server.saw_data(), "{fault:?}: the probe sent DATA");
-    within_deadline(&format!("{fault:?}"), took);
+    within(&format!("{fault:?}"), took, deadline);
     (report, server, took)
 }
 
 /// Every probe ends by its deadline, whatever the fault (a bound, not a speed claim).
 fn within_deadline(what: &str, took: Duration) {
+    within(what, took, DEADLINE);
+}
+
+fn within(what: &str, took: Duration, deadline: Duration) {
     assert!(
-        took < DEADLINE + MARGIN,
-        "{what}: the probe took {took:?}, over its deadline of {DEADLINE:?}"
+        took < deadline + MARGIN,
+        "{what}: the probe took {took:?}, over its deadline of {deadline:?}"
     );
 }
 
@@ -376,6 +381,26 @@ async fn trickled_banner_ends_at_the_greeting_timeout_with_what_arrived() {
     );
     assert_eq!(
         finding(&report, "greeting-timeout").severity,
+        Severity::Transient
+    );
+}
+
+#[tokio::test]
+async fn a_tarpit_is_cut_by_the_overall_deadline() {
+    // Each reply comes within the 2 s stage limit; six of them would take 9 s.
+    let deadline = Duration::from_secs(4);
+    let (report, _server, took) = probe_fault_within(Fault::Tarpit, deadline).await;
+    assert!(took >= deadline, "gave up after {took:?}");
+    let session = &report.sessions[0];
+    assert_eq!(session.outcome, SessionOutcome::Timeout);
+    assert_eq!(session.stage, Some(Stage::MailFrom));
+    assert!(
+        last_error(&report).contains("overall deadline"),
+        "{}",
+        last_error(&report)
+    );
+    assert_eq!(
+        finding(&report, "deadline-reached").severity,
         Severity::Transient
     );
 }

@@ -73,6 +73,9 @@ pub enum Fault {
     /// Offers STARTTLS, and sends `250 injected` right after its 220, before the
     /// handshake (CVE-2011-0411); the handshake then succeeds with the leaf alone.
     TlsInjection,
+    /// Healthy, but every reply, the greeting included, comes after 1.5 s: each within a
+    /// 2 s stage limit, the dialogue far beyond a short overall deadline.
+    Tarpit,
 }
 
 /// A running fault server; stops when dropped.
@@ -205,6 +208,10 @@ fn send(stream: &mut impl Write, fault: Fault, text: &str) -> std::io::Result<()
         }
         Fault::BareLf => stream.write_all(text.replace("\r\n", "\n").as_bytes()),
         Fault::BareCrEndings => stream.write_all(text.replace("\r\n", "\r").as_bytes()),
+        Fault::Tarpit => {
+            thread::sleep(Duration::from_millis(1500));
+            stream.write_all(text.as_bytes())
+        }
         _ => stream.write_all(text.as_bytes()),
     }?;
     stream.flush()
