@@ -3,5 +3,6 @@
 //! lookups and fetches that feed them, and the findings they lead to, live elsewhere.
 
 pub mod dane;
+pub mod https;
 pub mod mta_sts;
 pub mod tls_rpt;
