@@ -1,5 +1,6 @@
 //! The [`Dns`] trait over hickory-resolver.
 
+use std::fmt::Write as _;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -234,7 +235,10 @@ fn convert(owner: &str, data: &RData) -> Option<Rdata> {
             usage: u8::from(tlsa.cert_usage),
             selector: u8::from(tlsa.selector),
             matching: u8::from(tlsa.matching),
-            data: tlsa.cert_data.iter().map(|b| format!("{b:02x}")).collect(),
+            data: tlsa.cert_data.iter().fold(String::new(), |mut hex, b| {
+                let _ = write!(hex, "{b:02x}");
+                hex
+            }),
         },
         RData::CNAME(cname) => Rdata::Cname {
             alias: trim_dot(owner),

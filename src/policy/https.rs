@@ -1,5 +1,5 @@
 //! Fetching an MTA-STS policy the way a sending MTA does (RFC 8461 §3.3): HTTPS to
-//! `mta-sts.<domain>` with a strict WebPKI check, no redirect followed, a small body, a
+//! `mta-sts.<domain>` with a strict `WebPKI` check, no redirect followed, a small body, a
 //! deadline.
 //!
 //! The request is HTTP/1.0 with `Connection: close`, so the answer is never chunked and
@@ -111,7 +111,11 @@ pub async fn fetch_policy(
 async fn get(host: &str, address: SocketAddr, client: Arc<ClientConfig>) -> Fetch {
     let tcp = match TcpStream::connect(address).await {
         Ok(tcp) => tcp,
-        Err(e) => return Fetch::Connect { reason: e.to_string() },
+        Err(e) => {
+            return Fetch::Connect {
+                reason: e.to_string(),
+            };
+        }
     };
     let Ok(name) = ServerName::try_from(host.to_string()) else {
         return Fetch::Tls {
@@ -120,7 +124,11 @@ async fn get(host: &str, address: SocketAddr, client: Arc<ClientConfig>) -> Fetc
     };
     let mut tls = match TlsConnector::from(client).connect(name, tcp).await {
         Ok(tls) => tls,
-        Err(e) => return Fetch::Tls { reason: e.to_string() },
+        Err(e) => {
+            return Fetch::Tls {
+                reason: e.to_string(),
+            };
+        }
     };
     let request = format!(
         "GET /.well-known/mta-sts.txt HTTP/1.0\r\nHost: {host}\r\nUser-Agent: smtpdiag/{}\r\nAccept: text/plain\r\nConnection: close\r\n\r\n",
@@ -225,8 +233,18 @@ mod tests {
             }
         );
         let moved = parse_response(b"HTTP/1.1 301 Moved\r\nLocation: https://x.example/\r\n\r\n");
-        assert!(matches!(moved, Fetch::Response { code: 301, location: Some(_), .. }));
+        assert!(matches!(
+            moved,
+            Fetch::Response {
+                code: 301,
+                location: Some(_),
+                ..
+            }
+        ));
         assert!(matches!(parse_response(b"garbage"), Fetch::Protocol { .. }));
-        assert!(matches!(parse_response(b"SSH-2.0\r\n\r\n"), Fetch::Protocol { .. }));
+        assert!(matches!(
+            parse_response(b"SSH-2.0\r\n\r\n"),
+            Fetch::Protocol { .. }
+        ));
     }
 }
