@@ -15,17 +15,21 @@ use hickory_resolver::proto::rr::RecordType;
 
 use smtpdiag::dns::name::DomainName;
 use smtpdiag::dns::{HickoryDns, MAX_ADDRESSES_PER_EXCHANGE, MAX_EXCHANGES, ResolverSettings};
-use smtpdiag::dns::{Outcome, QueryType};
+use smtpdiag::dns::{Outcome, QueryType, Rdata};
 use smtpdiag::dnsbl::Blocklist;
 use smtpdiag::kb::Lang;
 use smtpdiag::output::probe::{self as probe_text, Detail};
 use smtpdiag::output::{TextStyle, json, localize};
+use smtpdiag::policy::https::{self, Fetch, PolicyFetch};
+use smtpdiag::policy::mta_sts;
 use smtpdiag::probe::{self, ProbeSettings};
 use smtpdiag::report::{Report, Severity, Verdict};
 use smtpdiag::smtp::{SessionOutcome, SmtpSettings, Stage, Timeouts, TrustAnchors};
 use support::fake_dns::FakeDns;
 use support::fault_dns::{self, Answer, FaultDns, Transport};
+use support::fault_http::{FaultHttp, HttpFault};
 use support::fault_server::{Fault, FaultServer};
+use support::relay;
 
 const DOMAIN: &str = "fault.test";
 const STAGE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -1133,4 +1137,115 @@ fn peak_memory_under_the_worst_faults() {
         assert!(*kib > 0, "{what}: no measurement");
         assert!(*kib < BOUND_KIB, "{what}: {kib} KiB");
     }
+}
+
+// ------------------------------------------------------------------ HTTPS ----
+
+/// Fetches the MTA-STS policy of `fault.test` from the scripted policy host, with a client
+/// that accepts its certificate (the faults are above TLS).
+async fn fetch_policy_from(server: &FaultHttp, limit: Duration) -> (PolicyFetch, Vec<String>) {
+    let dns = FakeDns::single_mx(DOMAIN)
+        .answer(
+            "mta-sts.fault.test",
+            QueryType::A,
+            Outcome::Answer {
+                records: vec![Rdata::A(Ipv4Addr::LOCALHOST)],
+            },
+        )
+        .answer("mta-sts.fault.test", QueryType::Aaaa, Outcome::NoData);
+    let started = Instant::now();
+    let (fetch, lookups) = https::fetch_policy(
+        &dns,
+        DOMAIN,
+        relay::permissive_client(),
+        server.addr.port(),
+        limit,
+    )
+    .await;
+    within("MTA-STS fetch", started.elapsed(), limit);
+    (fetch, lookups.into_iter().map(|l| l.name).collect())
+}
+
+const FETCH_LIMIT: Duration = Duration::from_secs(3);
+
+#[tokio::test]
+async fn a_policy_host_that_behaves_gives_its_policy() {
+    let server = FaultHttp::start(HttpFault::Healthy);
+    let (fetch, _) = fetch_policy_from(&server, FETCH_LIMIT).await;
+    let Fetch::Response { code, body, .. } = &fetch.fetch else {
+        panic!("{fetch:?}");
+    };
+    assert_eq!(*code, 200);
+    assert!(mta_sts::parse_policy(body).is_valid(), "{body:?}");
+    assert!(server.requests()[0].starts_with("GET /.well-known/mta-sts.txt HTTP/1.0\r\n"));
+}
+
+#[tokio::test]
+async fn a_trickled_policy_ends_at_the_fetch_deadline() {
+    let server = FaultHttp::start(HttpFault::Trickle);
+    let started = Instant::now();
+    let (fetch, _) = fetch_policy_from(&server, FETCH_LIMIT).await;
+    assert!(started.elapsed() >= FETCH_LIMIT);
+    assert_eq!(fetch.fetch, Fetch::Timeout);
+}
+
+#[tokio::test]
+async fn a_redirect_is_reported_never_followed() {
+    let server = FaultHttp::start(HttpFault::Redirect);
+    let (fetch, names) = fetch_policy_from(&server, FETCH_LIMIT).await;
+    let Fetch::Response { code, location, .. } = &fetch.fetch else {
+        panic!("{fetch:?}");
+    };
+    assert_eq!(*code, 301);
+    assert_eq!(
+        location.as_deref(),
+        Some("https://policy.elsewhere.test/.well-known/mta-sts.txt")
+    );
+    assert_eq!(server.connections(), 1);
+    // The other host was not even looked up.
+    assert!(names.iter().all(|n| n == "mta-sts.fault.test"), "{names:?}");
+}
+
+#[tokio::test]
+async fn a_body_of_100_mb_is_cut_off_at_the_policy_limit() {
+    let server = FaultHttp::start(HttpFault::Huge);
+    let (fetch, _) = fetch_policy_from(&server, FETCH_LIMIT).await;
+    let Fetch::Protocol { reason } = &fetch.fetch else {
+        panic!("{fetch:?}");
+    };
+    assert!(
+        reason.contains(&format!("longer than {}", https::BODY_LIMIT)),
+        "{reason}"
+    );
+    // The client stopped reading: the server could not push the 100 MB (socket buffers
+    // hold a few megabytes at most).
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(server.written() < 32 << 20, "{} bytes", server.written());
+}
+
+#[tokio::test]
+async fn a_policy_host_that_is_not_http_is_a_protocol_error() {
+    let server = FaultHttp::start(HttpFault::Garbage);
+    let (fetch, _) = fetch_policy_from(&server, FETCH_LIMIT).await;
+    let Fetch::Protocol { reason } = &fetch.fetch else {
+        panic!("{fetch:?}");
+    };
+    assert!(reason.contains("not an HTTP status line"), "{reason}");
+    assert!(reason.contains("SSH-2.0"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_silent_policy_host_ends_at_the_fetch_deadline() {
+    let server = FaultHttp::start(HttpFault::Silent);
+    let (fetch, _) = fetch_policy_from(&server, FETCH_LIMIT).await;
+    assert_eq!(fetch.fetch, Fetch::Timeout);
+}
+
+#[tokio::test]
+async fn a_policy_host_that_holds_the_connection_open_ends_at_the_deadline() {
+    // HTTP/1.0 with Connection: close: the answer ends when the server closes. One that
+    // never closes costs the fetch its time limit, no more.
+    let server = FaultHttp::start(HttpFault::HoldOpen);
+    let (fetch, _) = fetch_policy_from(&server, FETCH_LIMIT).await;
+    assert_eq!(fetch.fetch, Fetch::Timeout);
 }

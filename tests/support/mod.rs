@@ -2,6 +2,7 @@ pub mod command;
 pub mod english;
 pub mod fake_dns;
 pub mod fault_dns;
+pub mod fault_http;
 pub mod fault_server;
 pub mod lab;
 pub mod relay;
