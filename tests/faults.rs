@@ -62,6 +62,7 @@ fn settings(port: u16) -> ProbeSettings {
         },
         no_smtp: false,
         deadline: DEADLINE,
+        transport_policy: false,
     }
 }
 

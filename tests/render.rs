@@ -243,6 +243,7 @@ fn report() -> Report {
         sessions: &sessions,
         port: 25,
         helo: Some("probe.example.org"),
+        policy: None,
     });
     let mut report = Report {
         domain: domain.display.clone(),
@@ -255,6 +256,7 @@ fn report() -> Report {
         dnsbl: dnsbl.results,
         dnsbl_lists: dnsbl.health,
         sessions,
+        transport: None,
         findings: assessment.findings,
         lookups: mx.lookups,
         timings: Timings {

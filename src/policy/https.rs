@@ -1,5 +1,5 @@
 //! Fetching an MTA-STS policy the way a sending MTA does (RFC 8461 §3.3): HTTPS to
-//! `mta-sts.<domain>` with a strict `WebPKI` check, no redirect followed, a small body, a
+//! `mta-sts.<domain>` with a strict Web PKI check, no redirect followed, a small body, a
 //! deadline.
 //!
 //! The request is HTTP/1.0 with `Connection: close`, so the answer is never chunked and

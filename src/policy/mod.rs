@@ -6,3 +6,4 @@ pub mod dane;
 pub mod https;
 pub mod mta_sts;
 pub mod tls_rpt;
+pub mod transport;

@@ -66,7 +66,7 @@ impl TrustAnchors {
         Ok(TrustAnchors { provider, strict })
     }
 
-    /// A client that accepts only what a strict `WebPKI` client accepts (names, dates, a
+    /// A client that accepts only what a strict Web PKI client accepts (names, dates, a
     /// chain to these anchors): what an MTA-STS sender uses to fetch a policy over HTTPS.
     pub fn strict_client(&self) -> Result<Arc<ClientConfig>, rustls::Error> {
         let config = ClientConfig::builder_with_provider(self.provider.clone())
