@@ -1355,6 +1355,7 @@ fn mta_sts_and_tls_rpt_records() {
         ("sts-malformed.test", "\"v=STSv1; id=malformed1\""),
         ("sts-nopolicy.test", "\"v=STSv1; id=nopolicy1\""),
         ("sts-badcert.test", "\"v=STSv1; id=badcert1\""),
+        ("sts-expired.test", "\"v=STSv1; id=expired1\""),
     ] {
         assert_answer(&format!("_mta-sts.{domain}"), "TXT", &[id]);
         assert_answer(&format!("mta-sts.{domain}"), "A", &[lab::MTA_STS]);
@@ -1425,5 +1426,9 @@ fn mta_sts_policies_over_https() {
     let (exit, _, _, body, error) = fetch_policy("sts-badcert.test");
     assert_eq!(exit, 60, "certificate not accepted: {error}");
     assert!(error.contains("subject name"), "{error}");
+    assert!(body.is_empty(), "{body}");
+    let (exit, _, _, body, error) = fetch_policy("sts-expired.test");
+    assert_eq!(exit, 60, "certificate not accepted: {error}");
+    assert!(error.contains("expired"), "{error}");
     assert!(body.is_empty(), "{body}");
 }

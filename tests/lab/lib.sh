@@ -491,6 +491,11 @@ basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth
 subjectAltName = DNS:mta-sts.elsewhere.test
+[ stsexpired ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:mta-sts.sts-expired.test
 EOF
   local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
   {
@@ -526,20 +531,21 @@ EOF
     openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out "$t/next.key" &&
     # The MTA-STS policy hosts, and one whose certificate names another host.
     lab_cert mta-sts "/CN=mta-sts.sts-enforce.test" mtasts &&
-    lab_cert sts-badcert "/CN=mta-sts.elsewhere.test" stsbadcert
+    lab_cert sts-badcert "/CN=mta-sts.elsewhere.test" stsbadcert &&
+    lab_cert sts-expired "/CN=mta-sts.sts-expired.test" stsexpired 20200101000000Z 20210101000000Z
   } >"$STATE/log/openssl.log" 2>&1 || { say "creating the lab TLS material failed"; log_tail "$STATE/log/openssl.log"; return 1; }
   chmod 600 "$t"/*.key
 }
 
-# A key and a certificate from the lab CA, valid from yesterday for 825 days:
-# $STATE/tls/NAME.key and NAME.pem.
-lab_cert() { # name subject ca.cnf-extensions
+# A key and a certificate from the lab CA, valid from yesterday for 825 days
+# unless dates are given: $STATE/tls/NAME.key and NAME.pem.
+lab_cert() { # name subject ca.cnf-extensions [startdate enddate]
   local t=$STATE/tls
   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     -keyout "$t/$1.key" -out "$t/$1.csr" -subj "$2" &&
   openssl ca -batch -notext -config "$t/ca/ca.cnf" -extensions "$3" \
-    -startdate "$(date -u -d '1 day ago' +%Y%m%d%H%M%SZ)" \
-    -enddate "$(date -u -d '+825 days' +%Y%m%d%H%M%SZ)" \
+    -startdate "${4:-$(date -u -d '1 day ago' +%Y%m%d%H%M%SZ)}" \
+    -enddate "${5:-$(date -u -d '+825 days' +%Y%m%d%H%M%SZ)}" \
     -in "$t/$1.csr" -out "$t/$1.pem"
 }
 
