@@ -47,6 +47,7 @@ fn listeners() -> Vec<(String, &'static str, Reach)> {
         ("stall.test".into(), lab::STALL, Reach::Nothing),
         ("expired.test".into(), lab::EXPIRED, Reach::RcptInTls),
         ("selfsigned.test".into(), lab::SELFSIGNED, Reach::RcptInTls),
+        ("valid.dane.test".into(), lab::DANE, Reach::RcptInTls),
     ];
     for (n, address) in lab::BATCH.iter().enumerate() {
         all.push((format!("d{:04}.batch.test", n + 1), address, Reach::Rcpt));
