@@ -70,19 +70,15 @@ pub async fn probe(
         Box::pin(exchanger_facts(dns, domain, rcpts, settings, deadline))
     );
     let Facts {
-        mut resolution,
+        resolution,
         checked,
         check,
         sessions,
         tlsa,
-        reverse_dns,
         reverse_lookups,
         run_smtp,
         timings,
     } = facts;
-    for (host, reverse) in resolution.hosts.iter_mut().zip(reverse_dns) {
-        host.reverse_dns = reverse;
-    }
     let transport = domain_policy.map(|domain| Transport {
         dnssec: match resolution.lookups.first() {
             Some(mx) => Dnssec::of(mx, resolution.authenticated),
@@ -142,7 +138,6 @@ struct Facts {
     check: DnsblCheck,
     sessions: Vec<crate::smtp::Session>,
     tlsa: (Vec<HostTlsa>, Vec<crate::dns::Lookup>),
-    reverse_dns: Vec<Vec<crate::dns::mx::ReverseDns>>,
     reverse_lookups: Vec<crate::dns::Lookup>,
     run_smtp: bool,
     timings: Timings,
@@ -225,13 +220,16 @@ async fn exchanger_facts(
     let ((reverse_dns, reverse_lookups), reverse_time) = reverse;
     let (check, dnsbl_time) = blocklists;
     let (sessions, smtp_time) = sessions;
+    let mut resolution = resolution;
+    for (host, reverse) in resolution.hosts.iter_mut().zip(reverse_dns) {
+        host.reverse_dns = reverse;
+    }
     Facts {
         resolution,
         checked,
         check,
         sessions,
         tlsa,
-        reverse_dns,
         reverse_lookups,
         run_smtp,
         timings: Timings {
