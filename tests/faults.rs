@@ -101,7 +101,6 @@ async fn healthy_server_completes_and_never_sees_data() {
             Stage::Ehlo,
             Stage::MailFrom,
             Stage::RcptTo,
-            Stage::Rset,
             Stage::Quit
         ]
     );
@@ -111,7 +110,6 @@ async fn healthy_server_completes_and_never_sees_data() {
             "EHLO probe.smtpdiag.test",
             "MAIL FROM:<>",
             "RCPT TO:<postmaster@fault.test>",
-            "RSET",
             "QUIT"
         ]
     );
