@@ -18,6 +18,7 @@ pub mod exit;
 pub mod input;
 pub mod kb;
 pub mod output;
+pub mod policy;
 pub mod probe;
 pub mod reply;
 pub mod report;

@@ -16,6 +16,15 @@ use serde::Serialize;
 
 pub use hickory::HickoryDns;
 
+/// The most mail exchangers of one domain that are followed (their addresses looked up,
+/// checked and probed), best preference first. Real domains have a handful; a zone with a
+/// thousand MX records would otherwise cost thousands of queries, findings and sessions.
+/// The MX lookup in the report still lists every record that came back.
+pub const MAX_EXCHANGES: usize = 16;
+
+/// The most addresses of one exchanger that are followed, in address order.
+pub const MAX_ADDRESSES_PER_EXCHANGE: usize = 16;
+
 /// The record types smtpdiag asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum QueryType {
@@ -29,6 +38,8 @@ pub enum QueryType {
     Ptr,
     #[serde(rename = "TXT")]
     Txt,
+    #[serde(rename = "TLSA")]
+    Tlsa,
 }
 
 impl fmt::Display for QueryType {
@@ -39,6 +50,7 @@ impl fmt::Display for QueryType {
             QueryType::Aaaa => "AAAA",
             QueryType::Ptr => "PTR",
             QueryType::Txt => "TXT",
+            QueryType::Tlsa => "TLSA",
         })
     }
 }
@@ -57,6 +69,14 @@ pub enum Rdata {
     Ptr(String),
     #[serde(rename = "TXT")]
     Txt(String),
+    /// A TLSA record (RFC 6698): usage, selector, matching type, association data in hex.
+    #[serde(rename = "TLSA")]
+    Tlsa {
+        usage: u8,
+        selector: u8,
+        matching: u8,
+        data: String,
+    },
     /// An alias met on the way to the answer.
     #[serde(rename = "CNAME")]
     Cname { alias: String, target: String },
@@ -126,6 +146,13 @@ pub struct Lookup {
 pub trait Dns {
     /// Asks one question. `name` is an ASCII domain name, with or without the final dot.
     async fn query(&self, name: &str, query_type: QueryType) -> Lookup;
+
+    /// Asks with the DNSSEC OK bit set, and says whether the resolver vouched for the answer
+    /// (the AD bit: its validation succeeded, RFC 4035 §3.2.3). The way Postfix trusts its
+    /// local validating resolver. A resolver that does not validate never sets it.
+    async fn query_dnssec(&self, name: &str, query_type: QueryType) -> (Lookup, bool) {
+        (self.query(name, query_type).await, false)
+    }
 }
 
 /// Runs a query under a deadline and times it; shared by implementations.

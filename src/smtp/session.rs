@@ -136,6 +136,13 @@ impl Dialogue<'_> {
         let limit = self.limit(stage_limit);
         let first = commands[0];
         let stage = first.stage();
+        // One command (or one pipelined group) at a time: anything already waiting was
+        // sent unasked, and would be read as the reply to this command.
+        if let Some(unasked) = self.reader.unsolicited() {
+            let step = self.record(stage, Some(first), started);
+            step.error = Some(StepError::Read(unasked.to_string()));
+            return Err(self.stop(SessionOutcome::ProtocolError, stage));
+        }
         let mut wire = String::new();
         for command in commands {
             let line = command.line();
@@ -201,15 +208,30 @@ impl Dialogue<'_> {
                     ReadError::Timeout(_) => timeout_error(limit, stage_limit),
                     other => StepError::Read(other.to_string()),
                 };
+                let unfinished = match &error {
+                    ReadError::Timeout(_) => self.reader.unfinished(),
+                    _ => None,
+                };
                 let step = self.record(stage, command, started);
                 step.error = Some(step_error);
-                if let ReadError::Closed { partial } = error {
-                    if !partial.is_empty() {
+                match error {
+                    ReadError::Closed { partial } if !partial.is_empty() => {
                         step.reply = Some(Reply {
                             code: None,
                             enhanced: None,
                             lines: partial,
                         });
+                    }
+                    // A line that began but never ended (trickled, or ended by CR alone):
+                    // the transcript shows what did arrive.
+                    _ => {
+                        if let Some(unfinished) = unfinished {
+                            step.reply = Some(Reply {
+                                code: None,
+                                enhanced: None,
+                                lines: vec![unfinished],
+                            });
+                        }
                     }
                 }
                 Err(self.stop(outcome, stage))

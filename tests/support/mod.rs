@@ -1,5 +1,9 @@
 pub mod command;
+pub mod english;
 pub mod fake_dns;
+pub mod fault_dns;
+pub mod fault_http;
 pub mod fault_server;
 pub mod lab;
+pub mod relay;
 pub mod schema;
