@@ -6,6 +6,9 @@
 //! Needs the lab (tests/lab/start); every packet stays on loopback.
 //! Run: `cargo bench --bench dns` (options after `--`: `DOMAIN DELAY_MS ROUNDS`).
 
+#[path = "delay/mod.rs"]
+mod delay;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,36 +18,17 @@ use smtpdiag::dns::{Dns, HickoryDns, ResolverSettings};
 use smtpdiag::dnsbl::Blocklist;
 use smtpdiag::probe::{self, ProbeSettings};
 use smtpdiag::smtp::{SmtpSettings, Timeouts, TrustAnchors};
-use tokio::net::UdpSocket;
 
 const LAB_RESOLVER: &str = "127.0.0.153:53";
 
-/// A UDP DNS proxy on loopback that holds every query for `delay` before passing it on:
-/// latency in user space, since `tc netem` is not available.
+/// The delaying proxy of `benches/delay` in front of the lab resolver, UDP and TCP on one
+/// port: latency in user space, since `tc netem` is not available.
 async fn delaying_proxy(delay: Duration) -> SocketAddr {
-    let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
-    let address = socket.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 4096];
-        loop {
-            let Ok((len, client)) = socket.recv_from(&mut buf).await else {
-                return;
-            };
-            let query = buf[..len].to_vec();
-            let socket = socket.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                let upstream = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-                upstream.send_to(&query, LAB_RESOLVER).await.unwrap();
-                let mut answer = vec![0u8; 4096];
-                if let Ok(Ok(len)) =
-                    tokio::time::timeout(Duration::from_secs(2), upstream.recv(&mut answer)).await
-                {
-                    let _ = socket.send_to(&answer[..len], client).await;
-                }
-            });
-        }
-    });
+    let upstream: SocketAddr = LAB_RESOLVER.parse().unwrap();
+    let address = delay::udp("127.0.0.1:0".parse().unwrap(), upstream, delay)
+        .await
+        .unwrap();
+    delay::tcp(address, upstream, delay, false).await.unwrap();
     address
 }
 

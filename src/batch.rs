@@ -1,14 +1,17 @@
 //! Many domains: the list streamed from its file, probed `concurrency` at a time in input
-//! order, and a summary that stays the same size however long the list is.
+//! order, and a summary that stays the same size however long the list is. A list can be cut into
+//! stable shards (`--shard K/N`, one per machine) and a run resumed from the JSON Lines a
+//! previous one wrote (`--resume FILE`).
 
+use std::collections::HashSet;
 use std::fs::File;
-use std::io::{self, BufReader};
+use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 
-use crate::config::{self, Target, Targets};
+use crate::config::{self, Shard, Target, Targets};
 use crate::dns::Dns;
 use crate::error::Error;
 use crate::exit::ExitStatus;
@@ -55,7 +58,9 @@ pub fn read_targets(path: &Path, rcpts: Vec<String>) -> Result<TargetStream, Err
 
 /// The batch engine: `buffered` runs up to `concurrency` probes at once and yields them in
 /// input order, holding no more than that many, so the list is streamed, never loaded; the
-/// settings' destination limiter keeps one dialogue per server address at a time.
+/// settings' destination limiter keeps one dialogue per server address at a time. A report
+/// comes out as soon as it and the ones before it are done: an interrupted run loses at
+/// most `concurrency` of them (`--resume` probes them again).
 pub fn probe_all<'a, D: Dns>(
     dns: &'a D,
     targets: impl Iterator<Item = Item> + 'a,
@@ -70,6 +75,149 @@ pub fn probe_all<'a, D: Dns>(
             }
         })
         .buffered(concurrency.max(1))
+}
+
+/// The key that places a list entry in a shard and finds it in a resumed output: the
+/// domain's A-label form, lower-cased, without a final dot; for a line that is not a
+/// domain, the line itself, lower-cased.
+fn key(item: &Item) -> String {
+    match item {
+        Ok(target) => target.domain.ascii.clone(),
+        Err((input, _)) => input.trim_end_matches('.').to_ascii_lowercase(),
+    }
+}
+
+/// FNV-1a, 64 bits: stable across runs, machines and versions (std's hasher is seeded at
+/// random per process, so it cannot say which machine owns a domain).
+#[must_use]
+pub fn fnv1a_64(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// FNV-1a, 128 bits: the resumed domains are kept as these, 16 bytes each, whatever the
+/// length of the names (a collision among a billion names has a chance of about 10^-21).
+fn fnv1a_128(bytes: &[u8]) -> u128 {
+    let mut hash: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    for byte in bytes {
+        hash ^= u128::from(*byte);
+        hash = hash.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
+    }
+    hash
+}
+
+/// Whether the domain (A-label form, lower-cased) belongs to the shard: FNV-1a of the
+/// name, modulo N, is K.
+#[must_use]
+pub fn in_shard(shard: Shard, key: &str) -> bool {
+    fnv1a_64(key.as_bytes()) % shard.count == shard.index
+}
+
+/// The domains a previous run already wrote: every JSON line with an `ascii_domain`. A
+/// line cut off by an interruption does not count, so that domain is probed again; lines
+/// about input that is not a domain do not count either (they are reported again).
+#[derive(Debug, Default)]
+pub struct Done {
+    domains: HashSet<u128>,
+}
+
+impl Done {
+    /// Reads a JSON Lines output of `smtpdiag --json`.
+    pub fn load(path: &Path) -> Result<Done, Error> {
+        #[derive(serde::Deserialize)]
+        struct Line {
+            ascii_domain: Option<String>,
+        }
+        let file = File::open(path).map_err(|e| {
+            Error::Usage(format!("--resume {}: cannot read it: {e}", path.display()))
+        })?;
+        let mut done = Done::default();
+        for line in BufReader::new(file).split(b'\n') {
+            let line = line.map_err(|e| {
+                Error::Usage(format!("--resume {}: cannot read it: {e}", path.display()))
+            })?;
+            if let Ok(Line {
+                ascii_domain: Some(domain),
+            }) = serde_json::from_slice::<Line>(&line)
+            {
+                done.domains.insert(fnv1a_128(domain.as_bytes()));
+            }
+        }
+        Ok(done)
+    }
+
+    /// How many domains the previous run finished.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.domains.len()
+    }
+
+    /// Whether no domain was finished.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.domains.is_empty()
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.domains.contains(&fnv1a_128(key.as_bytes()))
+    }
+}
+
+/// The entries of `targets` in `shard` and not in `done`, lazily.
+#[must_use]
+pub fn select(targets: TargetStream, shard: Option<Shard>, done: Option<Done>) -> TargetStream {
+    if shard.is_none() && done.is_none() {
+        return targets;
+    }
+    Box::new(targets.filter(move |item| {
+        let key = key(item);
+        shard.is_none_or(|s| in_shard(s, &key)) && done.as_ref().is_none_or(|d| !d.contains(&key))
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv_is_the_published_function() {
+        // Test vectors of the FNV reference (draft-eastlake-fnv).
+        assert_eq!(fnv1a_64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a_64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a_64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn shards_cover_a_list_once() {
+        let shards: Vec<Shard> = (0..4).map(|index| Shard { index, count: 4 }).collect();
+        for n in 0..1000 {
+            let domain = format!("d{n:04}.example");
+            assert_eq!(shards.iter().filter(|s| in_shard(**s, &domain)).count(), 1);
+        }
+    }
+
+    #[test]
+    fn resume_skips_written_domains_but_not_cut_lines() {
+        let dir = std::env::temp_dir().join(format!("smtpdiag-resume-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.jsonl");
+        std::fs::write(
+            &path,
+            "{\"domain\":\"a.example\",\"ascii_domain\":\"a.example\",\"verdict\":\"ok\"}\n\
+             {\"input\":\"bad..name\",\"error\":\"not a domain name\"}\n\
+             {\"domain\":\"b.example\",\"ascii_do",
+        )
+        .unwrap();
+        let done = Done::load(&path).unwrap();
+        assert_eq!(done.len(), 1);
+        assert!(done.contains("a.example"));
+        assert!(!done.contains("b.example"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
 
 /// What a batch came to: how many domains got each verdict, the first failing ones, and the

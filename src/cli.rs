@@ -196,6 +196,16 @@ pub struct ReportArgs {
     /// How many domains to probe at the same time
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub concurrency: usize,
+
+    /// Probe only part K of N of the domains (K from 0 to N-1), chosen by a stable hash of
+    /// each domain: N machines given the same list and K = 0 to N-1 probe each domain once
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+
+    /// Skip the domains already in FILE, the --json output of an earlier, interrupted run
+    /// (append the new results to it: --json >> FILE)
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
 }
 
 /// Flags every command shares.

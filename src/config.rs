@@ -52,9 +52,42 @@ pub struct Target {
     pub rcpts: Vec<String>,
 }
 
+/// `--shard K/N`: the part K (0 to N-1) of a list cut in N by a stable hash of each domain
+/// (`batch::in_shard`), so that N machines given the same list probe every domain once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    /// Reads `K/N`, with 0 <= K < N.
+    pub fn parse(text: &str) -> Result<Shard, Error> {
+        let (index, count) = text
+            .split_once('/')
+            .ok_or_else(|| usage(format!("--shard {text:?}: expected K/N, such as 0/4")))?;
+        let number = |part: &str| {
+            part.trim()
+                .parse::<u64>()
+                .map_err(|_| usage(format!("--shard {text:?}: {part:?} is not a number")))
+        };
+        let (index, count) = (number(index)?, number(count)?);
+        if count == 0 || index >= count {
+            return Err(usage(format!(
+                "--shard {text:?}: K goes from 0 to N-1 (the first of 4 shards is 0/4)"
+            )));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
 /// What `smtpdiag DOMAIN...` needs.
 #[derive(Debug, Clone)]
 pub struct ProbeConfig {
+    /// `--shard`: probe only this part of the list.
+    pub shard: Option<Shard>,
+    /// `--resume`: skip the domains of this earlier JSON Lines output.
+    pub resume: Option<PathBuf>,
     pub targets: Targets,
     /// `--rcpt` as given; empty means postmaster@ each domain.
     pub rcpts: Vec<String>,
@@ -490,6 +523,8 @@ fn probe_config(cli: &Cli) -> Result<ProbeConfig, Error> {
         return Err(usage("--concurrency must be at least 1"));
     }
     Ok(ProbeConfig {
+        shard: cli.report.shard.as_deref().map(Shard::parse).transpose()?,
+        resume: cli.report.resume.clone(),
         targets,
         rcpts,
         settings: probe_settings(&cli.dns, &cli.smtp)?,
@@ -816,6 +851,15 @@ mod tests {
         );
         assert_eq!(fully_qualified("other", hosts), None);
         assert_eq!(fully_qualified("localhost", hosts), None);
+    }
+
+    #[test]
+    fn shards() {
+        assert_eq!(Shard::parse("0/4").unwrap(), Shard { index: 0, count: 4 });
+        assert_eq!(Shard::parse("3/4").unwrap(), Shard { index: 3, count: 4 });
+        for bad in ["4/4", "1/0", "1", "a/2", "-1/2", ""] {
+            assert!(Shard::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -204,6 +204,14 @@ async fn run_probe(
 ) -> Result<ExitStatus, Error> {
     let dns = HickoryDns::new(&probe_config.settings.resolver)?;
     let (targets, total) = batch::targets(&probe_config.targets, &probe_config.rcpts)?;
+    let done = probe_config
+        .resume
+        .as_deref()
+        .map(batch::Done::load)
+        .transpose()?;
+    // With a part of the list left out, the count known in advance no longer holds.
+    let total = total.filter(|_| probe_config.shard.is_none() && done.is_none());
+    let targets = batch::select(targets, probe_config.shard, done);
     let is_batch = total != Some(1);
     let progress = if is_batch {
         progress_bar(total)

@@ -130,19 +130,30 @@ async fn healthy_server_completes_and_never_sees_data() {
             Stage::Ehlo,
             Stage::MailFrom,
             Stage::RcptTo,
-            Stage::Rset,
             Stage::Quit
         ]
     );
+    // QUIT is sent without waiting for its reply: the report can be ready before the
+    // server has read it.
+    for _ in 0..200 {
+        if server.commands().len() >= 4 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert_eq!(
         server.commands(),
         [
             "EHLO probe.smtpdiag.test",
             "MAIL FROM:<>",
             "RCPT TO:<postmaster@fault.test>",
-            "RSET",
             "QUIT"
         ]
+    );
+    assert_eq!(
+        session.steps.last().unwrap().reply,
+        None,
+        "a QUIT reply was claimed"
     );
     assert!(session.extensions.iter().any(|e| e == "PIPELINING"));
     assert_eq!(finding(&report, "rcpt-accepted").severity, Severity::Ok);
@@ -566,14 +577,14 @@ async fn chain_of_fifty_certificates_is_described_and_not_trusted() {
         "{:?}",
         kinds(&report)
     );
-    // The dialogue went on inside TLS, as far as RSET and QUIT.
+    // The dialogue went on inside TLS, as far as RCPT TO (then QUIT, not awaited).
     assert!(
         session
             .steps
             .iter()
             .any(|s| s.stage == Stage::RcptTo && s.tls)
     );
-    assert!(server.commands().iter().any(|c| c == "RSET"));
+    assert!(server.commands().iter().any(|c| c.starts_with("RCPT TO")));
 }
 
 #[tokio::test]

@@ -36,6 +36,7 @@ fn step(stage: Stage, command: Option<Command>, reply: Option<&str>) -> Step {
         tls: false,
         duration: ms(12),
         error: None,
+        pipelined: false,
     }
 }
 

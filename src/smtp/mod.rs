@@ -1,5 +1,5 @@
 //! The SMTP half of the probe: a dialogue with each mail exchanger as a sending MTA would
-//! hold it — greeting, EHLO, STARTTLS, MAIL FROM, RCPT TO, RSET, QUIT — stopping before any
+//! hold it — greeting, EHLO, STARTTLS, MAIL FROM, RCPT TO, QUIT — stopping before any
 //! message could be sent. Every reply is recorded; a negative reply is a result, not an
 //! error.
 
@@ -86,6 +86,11 @@ pub struct Step {
         serialize_with = "serialize_error"
     )]
     pub error: Option<StepError>,
+    /// The command went in one group with the MAIL FROM and RCPT TO commands around it
+    /// (RFC 2920 PIPELINING); the step is timed from the previous reply. In JSON only when
+    /// true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pipelined: bool,
 }
 
 impl Step {
@@ -207,7 +212,7 @@ fn timeout_text(limit: Duration, overall: bool) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SessionOutcome {
-    /// Every RCPT TO got a reply; the session ended with QUIT.
+    /// Every RCPT TO got a reply; the session ended with QUIT (sent, its reply not awaited).
     Completed,
     ConnectRefused,
     ConnectTimeout,

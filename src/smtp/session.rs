@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
@@ -75,6 +75,10 @@ struct Dialogue<'a> {
     session: Session,
     settings: &'a SmtpSettings,
     deadline: Instant,
+    /// The steps being recorded belong to a pipelined group (RFC 2920).
+    pipelining: bool,
+    /// QUIT went out: the server's reply and close are awaited after the session ends.
+    quit_sent: bool,
 }
 
 impl Dialogue<'_> {
@@ -102,6 +106,7 @@ impl Dialogue<'_> {
             tls,
             duration: started.elapsed(),
             error: None,
+            pipelined: self.pipelining,
         });
         self.session.steps.last_mut().expect("just pushed")
     }
@@ -114,39 +119,77 @@ impl Dialogue<'_> {
         stage_limit: Duration,
     ) -> Result<WireReply, Stopped> {
         let started = Instant::now();
+        if let Some(command) = command {
+            self.send(&[command], stage_limit, started).await?;
+        }
+        self.receive(stage, command, stage_limit, started).await
+    }
+
+    /// Writes `commands` in one go (one command, or a pipelined group). On failure the
+    /// first command's step records why and the dialogue stops.
+    async fn send(
+        &mut self,
+        commands: &[&Command],
+        stage_limit: Duration,
+        started: Instant,
+    ) -> Result<(), Stopped> {
         let limit = self.limit(stage_limit);
-        let line = command.map(Command::line);
-        let Some(stream) = self.stream.as_mut() else {
-            return Err(self.stop(SessionOutcome::Closed, stage));
-        };
-        if let Some(line) = &line {
-            // One command at a time: anything already waiting was sent unasked, and would be
-            // read as the reply to this command.
-            if let Some(unasked) = self.reader.unsolicited() {
-                let step = self.record(stage, command, started);
-                step.error = Some(StepError::Read(unasked.to_string()));
-                return Err(self.stop(SessionOutcome::ProtocolError, stage));
-            }
+        let first = commands[0];
+        let stage = first.stage();
+        // One command (or one pipelined group) at a time: anything already waiting was
+        // sent unasked, and would be read as the reply to this command.
+        if let Some(unasked) = self.reader.unsolicited() {
+            let step = self.record(stage, Some(first), started);
+            step.error = Some(StepError::Read(unasked.to_string()));
+            return Err(self.stop(SessionOutcome::ProtocolError, stage));
+        }
+        let mut wire = String::new();
+        for command in commands {
+            let line = command.line();
             // Arguments were checked when the configuration was built; this is the last
             // line of defence against a command that would smuggle another one.
             if line.contains(['\r', '\n']) {
-                let step = self.record(stage, command, started);
+                let step = self.record(command.stage(), Some(command), started);
                 step.error = Some(StepError::CommandInjection);
-                return Err(self.stop(SessionOutcome::ProtocolError, stage));
+                return Err(self.stop(SessionOutcome::ProtocolError, command.stage()));
             }
-            let wire = format!("{line}\r\n");
-            let written = tokio::time::timeout(limit, stream.write_all(wire.as_bytes())).await;
-            let failure = match written {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some((SessionOutcome::Closed, StepError::Send(e.to_string()))),
-                Err(_) => Some((SessionOutcome::Timeout, timeout_error(limit, stage_limit))),
-            };
-            if let Some((outcome, error)) = failure {
-                let step = self.record(stage, command, started);
-                step.error = Some(error);
-                return Err(self.stop(outcome, stage));
-            }
+            wire.push_str(&line);
+            wire.push_str("\r\n");
         }
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(self.stop(SessionOutcome::Closed, stage));
+        };
+        let written = tokio::time::timeout(limit, async {
+            stream.write_all(wire.as_bytes()).await?;
+            stream.flush().await
+        })
+        .await;
+        let failure = match written {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some((SessionOutcome::Closed, StepError::Send(e.to_string()))),
+            Err(_) => Some((SessionOutcome::Timeout, timeout_error(limit, stage_limit))),
+        };
+        if let Some((outcome, error)) = failure {
+            let step = self.record(stage, Some(first), started);
+            step.error = Some(error);
+            return Err(self.stop(outcome, stage));
+        }
+        Ok(())
+    }
+
+    /// Reads the reply to `command` (already sent) and records the step, timed from
+    /// `started`.
+    async fn receive(
+        &mut self,
+        stage: Stage,
+        command: Option<&Command>,
+        stage_limit: Duration,
+        started: Instant,
+    ) -> Result<WireReply, Stopped> {
+        let limit = self.limit(stage_limit);
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(self.stop(SessionOutcome::Closed, stage));
+        };
         let result = self.reader.read_reply(stream, limit).await;
         match result {
             Ok(reply) => {
@@ -196,20 +239,25 @@ impl Dialogue<'_> {
         }
     }
 
-    /// Says goodbye after a refusal, without caring much whether it works.
-    async fn quit_quietly(&mut self) {
-        let short = Duration::from_secs(2).min(self.settings.timeouts.command);
+    /// Sends QUIT and does not wait for the 221: the reply cannot change the diagnosis
+    /// (RFC 5321 §4.1.1.10: the server closes either way, and QUIT abandons the
+    /// transaction), and waiting for it would cost the user a full round trip — a bound
+    /// shorter than the round trip never sees it. Postfix's own client does the same
+    /// (`smtp_skip_quit_response = yes`). The step has the command and no reply, never
+    /// one read later; a failure to send is recorded without changing how the session
+    /// ended. [`dialogue`] waits for the server's close in the background.
+    async fn quit(&mut self) {
+        let started = Instant::now();
         let outcome = self.session.outcome;
         let stage = self.session.stage;
-        if self
-            .exchange(Stage::Quit, Some(&Command::Quit), short)
-            .await
-            .is_err()
-        {
-            // A server that hangs up after refusing is normal; keep the real outcome.
-            self.session.outcome = outcome;
-            self.session.stage = stage;
+        let short = Duration::from_secs(2).min(self.settings.timeouts.command);
+        if self.send(&[&Command::Quit], short, started).await.is_ok() {
+            self.record(Stage::Quit, Some(&Command::Quit), started);
+            self.quit_sent = true;
         }
+        // A server that hangs up after refusing is normal; keep the real outcome.
+        self.session.outcome = outcome;
+        self.session.stage = stage;
     }
 
     async fn starttls(&mut self, host: &str) -> Result<(), Stopped> {
@@ -295,7 +343,12 @@ async fn connect(
         })?;
     }
     match tokio::time::timeout(limit, socket.connect(address)).await {
-        Ok(Ok(stream)) => Ok(stream),
+        Ok(Ok(stream)) => {
+            // Every write is a whole command or group: send it now, not after the
+            // previous segment's acknowledgement (Nagle).
+            let _ = stream.set_nodelay(true);
+            Ok(stream)
+        }
         Ok(Err(e)) => Err((
             match e.kind() {
                 io::ErrorKind::ConnectionRefused => SessionOutcome::ConnectRefused,
@@ -316,7 +369,8 @@ async fn connect(
 }
 
 /// Holds the whole dialogue with one address: greeting, EHLO (HELO if refused), STARTTLS
-/// when offered and `use_starttls`, MAIL FROM, every RCPT TO, RSET, QUIT.
+/// when offered and `use_starttls`, MAIL FROM and every RCPT TO (pipelined when offered),
+/// QUIT (its reply not awaited).
 pub async fn dialogue(
     host: &str,
     address: IpAddr,
@@ -324,7 +378,7 @@ pub async fn dialogue(
     deadline: Instant,
     use_starttls: bool,
 ) -> Session {
-    let _permit = settings.limiter.acquire(address).await;
+    let permit = settings.limiter.acquire(address).await;
     let started = Instant::now();
     let mut dialogue = Dialogue {
         stream: None,
@@ -344,13 +398,36 @@ pub async fn dialogue(
         },
         settings,
         deadline,
+        pipelining: false,
+        quit_sent: false,
     };
     let _ = run(&mut dialogue, host, use_starttls).await;
+    dialogue.session.duration = started.elapsed();
     if let Some(mut stream) = dialogue.stream.take() {
         let _ = tokio::time::timeout(Duration::from_millis(500), stream.shutdown()).await;
+        if dialogue.quit_sent {
+            // The session is complete and goes back to the caller now; the server's 221
+            // and its close are awaited in the background, holding the address's slot, so
+            // that the next dialogue with this server starts only once the server has let
+            // this one go: never two connections to one server, even for an instant.
+            let linger = Duration::from_secs(2).min(settings.timeouts.command);
+            tokio::spawn(async move {
+                let _permit = permit;
+                let _ = tokio::time::timeout(linger, drain(&mut stream)).await;
+            });
+        }
     }
-    dialogue.session.duration = started.elapsed();
     dialogue.session
+}
+
+/// Reads and discards until the server closes.
+async fn drain(stream: &mut Stream) {
+    let mut buf = [0u8; 512];
+    while let Ok(n) = stream.read(&mut buf).await {
+        if n == 0 {
+            return;
+        }
+    }
 }
 
 async fn run(d: &mut Dialogue<'_>, host: &str, use_starttls: bool) -> Result<(), Stopped> {
@@ -376,7 +453,7 @@ async fn run(d: &mut Dialogue<'_>, host: &str, use_starttls: bool) -> Result<(),
         d.stop(SessionOutcome::GreetingRejected, Stage::Greeting);
         // 421 closes the channel (RFC 5321 §3.8); after 554 or 521 the server waits for QUIT.
         if greeting.code().value() != 421 {
-            d.quit_quietly().await;
+            d.quit().await;
         }
         return Err(Stopped);
     }
@@ -385,11 +462,7 @@ async fn run(d: &mut Dialogue<'_>, host: &str, use_starttls: bool) -> Result<(),
         return Err(Stopped);
     }
 
-    let offers_starttls = d
-        .session
-        .extensions
-        .iter()
-        .any(|e| e.eq_ignore_ascii_case("STARTTLS"));
+    let offers_starttls = offers(&d.session.extensions, "STARTTLS");
     if use_starttls && settings.starttls && offers_starttls {
         let reply = d
             .exchange(Stage::StartTls, Some(&Command::StartTls), timeouts.command)
@@ -407,41 +480,69 @@ async fn run(d: &mut Dialogue<'_>, host: &str, use_starttls: bool) -> Result<(),
         // Any other refusal (454 and the like): carry on in the clear, as MTAs do.
     }
 
+    // MAIL FROM and every RCPT TO in one group when the server offers PIPELINING (RFC 2920
+    // §3.1: they may appear anywhere in a group), one round trip for the whole
+    // transaction; the replies come back in order, one step each. Without PIPELINING, one
+    // command at a time.
     let mail_from = Command::MailFrom(settings.mail_from.clone());
+    let rcpts: Vec<Command> = settings
+        .rcpts
+        .iter()
+        .cloned()
+        .map(Command::RcptTo)
+        .collect();
+    d.pipelining = offers(&d.session.extensions, "PIPELINING") && !rcpts.is_empty();
+    let started = Instant::now();
+    let mut group = vec![&mail_from];
+    if d.pipelining {
+        group.extend(&rcpts);
+    }
+    d.send(&group, timeouts.command, started).await?;
     let reply = d
-        .exchange(Stage::MailFrom, Some(&mail_from), timeouts.command)
+        .receive(Stage::MailFrom, Some(&mail_from), timeouts.command, started)
         .await?;
     if !is_positive(&reply) {
+        // Pipelined RCPT TO commands get replies too (503 and the like); they are not
+        // read, and their commands are not listed: the transaction ended here.
+        d.pipelining = false;
         d.stop(SessionOutcome::Rejected, Stage::MailFrom);
         if reply.code().value() != 421 {
-            d.quit_quietly().await;
+            d.quit().await;
         }
         return Err(Stopped);
     }
 
-    for rcpt in &settings.rcpts {
+    for rcpt in &rcpts {
+        // Pipelined, a step is timed from the previous reply.
+        let started = Instant::now();
+        if !d.pipelining {
+            d.send(&[rcpt], timeouts.command, started).await?;
+        }
         let reply = d
-            .exchange(
-                Stage::RcptTo,
-                Some(&Command::RcptTo(rcpt.clone())),
-                timeouts.command,
-            )
+            .receive(Stage::RcptTo, Some(rcpt), timeouts.command, started)
             .await?;
         if reply.code().value() == 421 {
+            d.pipelining = false;
             return Err(d.stop(SessionOutcome::Closed, Stage::RcptTo));
         }
     }
+    d.pipelining = false;
 
-    // The transaction is abandoned here: RSET then QUIT. No command exists that would
-    // go further.
-    d.exchange(Stage::Rset, Some(&Command::Rset), timeouts.command)
-        .await?;
-    let _ = d
-        .exchange(Stage::Quit, Some(&Command::Quit), timeouts.command)
-        .await;
+    // The transaction is abandoned here: QUIT aborts it (RFC 5321 §4.1.1.10), so no RSET
+    // before it. No command exists that would go further.
+    d.quit().await;
     d.session.outcome = SessionOutcome::Completed;
     d.session.stage = None;
     Ok(())
+}
+
+/// The server advertised `keyword` in its last EHLO reply.
+fn offers(extensions: &[String], keyword: &str) -> bool {
+    extensions.iter().any(|e| {
+        e.split_ascii_whitespace()
+            .next()
+            .is_some_and(|k| k.eq_ignore_ascii_case(keyword))
+    })
 }
 
 /// EHLO, and HELO when EHLO is refused (RFC 5321 §4.1.4). `Ok(false)` when both were
@@ -467,7 +568,7 @@ async fn ehlo_or_helo(d: &mut Dialogue<'_>, limit: Duration) -> Result<bool, Sto
     }
     d.stop(SessionOutcome::Rejected, Stage::Helo);
     if reply.code().value() != 421 {
-        d.quit_quietly().await;
+        d.quit().await;
     }
     Ok(false)
 }

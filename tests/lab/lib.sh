@@ -436,12 +436,16 @@ subst() { # template destination
   sed -e "s|@STATE@|$STATE|g" "$1" >"$2"
 }
 
+# dNNNN.batch.test MX 10 mxNN.batch.test, NN = ((n-1) mod 10)+1, for n = 1 to
+# $SMTPDIAG_LAB_BATCH_DOMAINS (1000 by default; the benchmarks ask for 100000), and the
+# same for the first 1000 under slow.test (the benchmarks' delaying proxy).
 gen_batch_zone() {
-  local n nn
-  for n in $(seq 1 1000); do
-    nn=$(( (n - 1) % 10 + 1 ))
-    printf 'd%04d.batch MX 10 mx%02d.batch.test.\n' "$n" "$nn"
-  done
+  local count=${SMTPDIAG_LAB_BATCH_DOMAINS:-1000}
+  case $count in ''|*[!0-9]*) die "SMTPDIAG_LAB_BATCH_DOMAINS=$count is not a number" ;; esac
+  awk -v count="$count" 'BEGIN {
+    for (n = 1; n <= count; n++) printf "d%04d.batch MX 10 mx%02d.batch.test.\n", n, (n - 1) % 10 + 1
+    for (n = 1; n <= 1000; n++) printf "d%04d.slow MX 10 mx%02d.slow.test.\n", n, (n - 1) % 10 + 1
+  }'
 }
 
 gen_tls() {

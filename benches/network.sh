@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Round-trip benchmarks: the lab behind benches/delay-proxy, every DNS query and every TCP
+# round trip costing RTT_MS. Measures, in one run:
+#   1. the critical path: a full diagnosis of twomx.slow.test (2 MX, default blocklists,
+#      reverse DNS, STARTTLS, MAIL, RCPT) against the round trips that cannot overlap;
+#   2. smtpdiag on DOMAINS lab domains (one batch) against `swaks --quit-after RCPT` per
+#      domain in a loop and checkdmarc (MX and STARTTLS checks) on the same list, with
+#      the number of connections open at once on each server.
+# Runs only inside tests/lab/isolated (it bind-mounts a resolv.conf naming the delaying
+# resolver over /etc/resolv.conf, which only a private mount namespace may do):
+#   tests/lab/isolated benches/network.sh
+# Environment: RTT_MS (20), RUNS (20), DOMAINS (200), CONCURRENCY (32), BASELINE_BIN (an
+# older smtpdiag binary measured in the same run), RTTS (round trips of the critical path,
+# "$RTT_MS" by default), CHECKDMARC (its path; benches/run-all.sh installs it in a venv
+# under /tmp/smtpdiag-bench-venv), SKIP_PEERS=1 (only part 1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rtt=${RTT_MS:-20}
+runs=${RUNS:-20}
+domains=${DOMAINS:-200}
+concurrency=${CONCURRENCY:-32}
+state=${SMTPDIAG_LAB_DIR:-/tmp/smtpdiag-lab}
+proxy_dns=127.0.0.154
+
+if [ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/1/ns/net)" ]; then
+  echo "run me under tests/lab/isolated: I change /etc/resolv.conf in a private namespace" >&2
+  exit 2
+fi
+tests/lab/status >/dev/null || { echo "the lab is not running" >&2; exit 1; }
+cargo build --release --quiet --bin smtpdiag --example delay-proxy
+bin=$PWD/target/release/smtpdiag
+work=$(mktemp -d)
+
+# --- the delaying proxy: DNS on 127.0.0.154:53, SMTP on 127.0.2.0/24:25 -------------------
+args=(--dns "$proxy_dns:53=127.0.0.153:53" --tcp "127.0.2.100:25=127.0.0.10:25")
+for n in $(seq 1 10); do args+=(--tcp "127.0.2.$n:25=127.0.1.$n:25"); done
+proxy_pid=
+start_proxy() { # RTT_MS; fresh connection counters too
+  [ -n "$proxy_pid" ] && { kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true; }
+  target/release/examples/delay-proxy "$1" "${args[@]}" >"$work/proxy.out" &
+  proxy_pid=$!
+  for _ in $(seq 1 100); do grep -q '^ready' "$work/proxy.out" && break; sleep 0.05; done
+  grep -q '^ready' "$work/proxy.out" || { echo "delay-proxy did not start" >&2; exit 1; }
+}
+cleanup() { [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+# Tools that use the system resolver (swaks's MX lookup, checkdmarc's SMTP connections)
+# ask the delaying one; this namespace only.
+printf 'nameserver %s\noptions timeout:2 attempts:1\n' "$proxy_dns" >"$work/resolv.conf"
+mount --bind "$work/resolv.conf" /etc/resolv.conf
+
+machine() {
+  printf 'machine: %s, %s vCPU, %s, load average %s\n' \
+    "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(nproc)" \
+    "$(. /etc/os-release && echo "$PRETTY_NAME")" "$(cut -d' ' -f1-3 /proc/loadavg)"
+}
+machine
+echo "every DNS query and every TCP round trip through benches/delay costs the round trip below"
+
+# --- 1. the critical path ------------------------------------------------------------------
+# MX -> address -> connect -> greeting -> EHLO -> STARTTLS -> TLS handshake (1.3: one round
+# trip) -> EHLO -> MAIL+RCPT pipelined.
+bound_trips=9
+diag=(twomx.slow.test --resolver "$proxy_dns" --ca-file "$state/tls/ca.pem"
+  --helo bench.smtpdiag.test --json)
+for rtt_now in ${RTTS:-$rtt}; do
+start_proxy "$rtt_now"
+echo "round trip: $rtt_now ms"
+"$bin" "${diag[@]}" >"$work/one.json" || true
+python3 - "$work/one.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+s = r["sessions"][0]
+steps = " ".join(
+    f'{st["stage"]}{"(p)" if st.get("pipelined") else ""}' for st in s["steps"])
+print(f'check: verdict {r["verdict"]}, {len(r["mx"])} MX, {len(r["dnsbl"])} blocklist answers, '
+      f'tls {s["tls"] and s["tls"]["version"]}, steps: {steps}')
+if r["verdict"] != "ok":
+    sys.exit("twomx.slow.test should be healthy: is the lab up to date?")
+PY
+commands=(--command-name smtpdiag "$bin ${diag[*]}")
+if [ -n "${BASELINE_BIN:-}" ]; then
+  commands+=(--command-name baseline "$BASELINE_BIN ${diag[*]}")
+fi
+commands+=(--command-name start-up "$bin --version")
+hyperfine --shell=none --style basic --warmup 2 --runs "$runs" -i \
+  --export-json "$work/critical.json" "${commands[@]}" >"$work/hyperfine.log" 2>&1 ||
+  { cat "$work/hyperfine.log"; exit 1; }
+python3 - "$work/critical.json" "$rtt_now" "$bound_trips" <<'PY'
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+rtt, trips = float(sys.argv[2]), int(sys.argv[3])
+bound = rtt * trips
+print(f"lower bound: {trips} round trips x {rtt:.0f} ms = {bound:.0f} ms")
+print(f'{"command":<12} {"median ms":>10} {"min ms":>8} {"max ms":>8} {"median/bound":>13}')
+for r in results:
+    times = sorted(t * 1000 for t in r["times"])
+    median = times[len(times) // 2]
+    ratio = f"{median / bound:.2f}" if r["command"] != "start-up" else ""
+    print(f'{r["command"]:<12} {median:>10.1f} {times[0]:>8.1f} {times[-1]:>8.1f} {ratio:>13}')
+PY
+done
+[ "${SKIP_PEERS:-0}" = 1 ] && exit 0
+
+# --- 2. against swaks and checkdmarc -----------------------------------------------------
+for n in $(seq 1 "$domains"); do printf 'd%04d.slow.test\n' "$n"; done >"$work/list"
+checkdmarc=${CHECKDMARC:-/tmp/smtpdiag-bench-venv/bin/checkdmarc}
+[ -x "$checkdmarc" ] || { echo "no checkdmarc at $checkdmarc: benches/run-all.sh installs it" >&2; exit 1; }
+peaks() { # the most connections open at once on any one SMTP server since the last call
+  local most
+  most=$(awk '$1 == "peak" && $2 ~ /:25$/ {print $3}' "$work/proxy.out" | sort -n | tail -1)
+  echo "${most:-0}"
+}
+now() { date +%s.%N; }
+
+start_proxy "$rtt"
+t0=$(now)
+"$bin" -f "$work/list" --resolver "$proxy_dns" --helo bench.smtpdiag.test --json \
+  --concurrency "$concurrency" >"$work/smtpdiag.jsonl" || true
+t1=$(now)
+smtpdiag_s=$(echo "$t1 - $t0" | bc)
+smtpdiag_ok=$(grep -c '"verdict":"ok"' "$work/smtpdiag.jsonl" || true)
+smtpdiag_peak=$(peaks)
+
+# swaks looks the MX up itself (Net::DNS, through the resolv.conf above), like smtpdiag.
+start_proxy "$rtt"
+t0=$(now)
+swaks_ok=0
+while read -r domain; do
+  if swaks --to "postmaster@$domain" --from "<>" --helo bench.smtpdiag.test \
+      --quit-after RCPT --timeout 10 >"$work/swaks.out" 2>&1; then
+    swaks_ok=$((swaks_ok + 1))
+  fi
+done <"$work/list"
+t1=$(now)
+swaks_s=$(echo "$t1 - $t0" | bc)
+swaks_peak=$(peaks)
+
+start_proxy "$rtt"
+t0=$(now)
+"$checkdmarc" --nameserver "$proxy_dns" --check-mx-tls --timeout 5 -f json \
+  "$work/list" >"$work/checkdmarc.json" 2>"$work/checkdmarc.err" || true
+t1=$(now)
+checkdmarc_s=$(echo "$t1 - $t0" | bc)
+checkdmarc_peak=$(peaks)
+checkdmarc_ok=$(python3 -c '
+import json, sys
+data = json.load(open(sys.argv[1]))
+data = data if isinstance(data, list) else [data]
+print(sum(1 for d in data if d.get("mx", {}).get("hosts")))' "$work/checkdmarc.json" 2>/dev/null || echo "?")
+
+echo
+echo "$domains lab domains (dNNNN.slow.test, 10 servers), one run each:"
+printf '%-44s %8s %10s %9s %12s\n' tool seconds "domains/s" "answered" "peak conns"
+row() { printf '%-44s %8.2f %10.1f %9s %12s\n' "$1" "$2" "$(echo "$domains / $2" | bc -l)" "$3" "$4"; }
+row "smtpdiag -f LIST --concurrency $concurrency" "$smtpdiag_s" "$smtpdiag_ok" "$smtpdiag_peak"
+row "swaks --quit-after RCPT, loop" "$swaks_s" "$swaks_ok" "$swaks_peak"
+row "checkdmarc --check-mx-tls" "$checkdmarc_s" "$checkdmarc_ok" "$checkdmarc_peak"
+printf 'smtpdiag is %.1fx faster than the swaks loop, %.1fx faster than checkdmarc\n' \
+  "$(echo "$swaks_s / $smtpdiag_s" | bc -l)" "$(echo "$checkdmarc_s / $smtpdiag_s" | bc -l)"
