@@ -165,7 +165,9 @@ async fn get(host: &str, address: SocketAddr, client: Arc<ClientConfig>) -> Fetc
 }
 
 /// Reads an HTTP/1.x response: status, the headers a sender looks at, and the body.
-fn parse_response(response: &[u8]) -> Fetch {
+/// Public for the fuzz target; the probe reaches it through [`fetch_policy`].
+#[must_use]
+pub fn parse_response(response: &[u8]) -> Fetch {
     let Some(split) = response.windows(4).position(|w| w == b"\r\n\r\n") else {
         return Fetch::Protocol {
             reason: "no complete HTTP response head".into(),
