@@ -196,15 +196,7 @@ async fn query_one(
         result.listed = true;
         let txt = dns.query(&name, QueryType::Txt).await;
         result.duration += txt.duration;
-        result.txt = txt
-            .outcome
-            .records()
-            .iter()
-            .filter_map(|r| match r {
-                Rdata::Txt(t) => Some(t.clone()),
-                _ => None,
-            })
-            .collect();
+        result.txt = txt.outcome.texts();
         lookups.push(txt);
     }
     (result, lookups)

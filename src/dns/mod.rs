@@ -117,6 +117,18 @@ impl Outcome {
         }
     }
 
+    /// The TXT strings of an answer (each record's strings joined); empty otherwise.
+    #[must_use]
+    pub fn texts(&self) -> Vec<String> {
+        self.records()
+            .iter()
+            .filter_map(|r| match r {
+                Rdata::Txt(text) => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The resolver itself failed (as opposed to the domain's DNS): nothing can be concluded
     /// about the name.
     #[must_use]

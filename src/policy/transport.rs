@@ -96,7 +96,7 @@ pub async fn domain_policy(
     let ((mta_sts, sts_lookups), rpt) = tokio::join!(
         async {
             let txt = dns.query(&sts_name, QueryType::Txt).await;
-            let record = mta_sts::read_record(texts(&txt).iter().map(String::as_str));
+            let record = mta_sts::read_record(txt.outcome.texts().iter().map(String::as_str));
             let mut lookups = vec![txt];
             let (fetch, policy) = match &record {
                 Ok(_) => {
@@ -129,7 +129,7 @@ pub async fn domain_policy(
         },
         dns.query(&rpt_name, QueryType::Txt),
     );
-    let tls_rpt = tls_rpt::records(texts(&rpt).iter().map(String::as_str))
+    let tls_rpt = tls_rpt::records(rpt.outcome.texts().iter().map(String::as_str))
         .into_iter()
         .map(tls_rpt::parse)
         .collect();
@@ -180,16 +180,4 @@ pub async fn host_tlsa(
     }))
     .await;
     answers.into_iter().unzip()
-}
-
-fn texts(lookup: &Lookup) -> Vec<String> {
-    lookup
-        .outcome
-        .records()
-        .iter()
-        .filter_map(|r| match r {
-            Rdata::Txt(text) => Some(text.clone()),
-            _ => None,
-        })
-        .collect()
 }
