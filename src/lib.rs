@@ -16,9 +16,11 @@ pub mod exit;
 pub mod input;
 pub mod kb;
 pub mod output;
+pub mod policy;
 pub mod probe;
 pub mod reply;
 pub mod report;
+pub mod sender;
 pub mod smtp;
 
 pub use error::Error;

@@ -112,6 +112,13 @@ fn run(config: &Config) -> Result<ExitStatus, Error> {
             };
             finish_output(written, ExitStatus::from_code(report.exit_code))
         })?,
+        Task::Sender(sender) => runtime()?.block_on(smtpdiag::sender::run(
+            sender,
+            config.format,
+            lang,
+            style,
+            &mut out,
+        ))?,
         Task::Logs(logs) => run_logs(logs, config.format, lang, style, &mut out)?,
         Task::Probe(probe_config) => runtime()?.block_on(run_probe(
             probe_config,
