@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use smtpdiag::dns::name::DomainName;
 use smtpdiag::dns::{Dns, HickoryDns, ResolverSettings};
 use smtpdiag::dnsbl::Blocklist;
-use smtpdiag::kb::Lang;
 use smtpdiag::probe::{self, ProbeSettings};
 use smtpdiag::smtp::{SmtpSettings, Timeouts, TrustAnchors};
 use tokio::net::UdpSocket;
@@ -72,7 +71,6 @@ fn settings(resolver: SocketAddr) -> ProbeSettings {
         },
         no_smtp: true,
         deadline: Duration::from_secs(60),
-        lang: Lang::En,
     }
 }
 

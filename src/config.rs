@@ -246,7 +246,7 @@ fn fully_qualified(short: &str, hosts: &str) -> Option<String> {
     })
 }
 
-fn probe_config(cli: &Cli, lang: Lang) -> Result<ProbeConfig, Error> {
+fn probe_config(cli: &Cli) -> Result<ProbeConfig, Error> {
     let rcpts = cli
         .smtp
         .rcpt
@@ -276,14 +276,14 @@ fn probe_config(cli: &Cli, lang: Lang) -> Result<ProbeConfig, Error> {
     Ok(ProbeConfig {
         targets,
         rcpts,
-        settings: probe_settings(&cli.dns, &cli.smtp, lang)?,
+        settings: probe_settings(&cli.dns, &cli.smtp)?,
         transcript: cli.report.transcript,
         concurrency: cli.report.concurrency,
     })
 }
 
 /// How to probe a domain, from the DNS and SMTP flags.
-fn probe_settings(dns: &DnsArgs, smtp_args: &SmtpArgs, lang: Lang) -> Result<ProbeSettings, Error> {
+fn probe_settings(dns: &DnsArgs, smtp_args: &SmtpArgs) -> Result<ProbeSettings, Error> {
     let helo = match &smtp_args.helo {
         Some(helo) => {
             smtp::check_command_argument("--helo", helo).map_err(usage)?;
@@ -329,7 +329,6 @@ fn probe_settings(dns: &DnsArgs, smtp_args: &SmtpArgs, lang: Lang) -> Result<Pro
         },
         no_smtp: smtp_args.no_smtp,
         deadline: seconds("--deadline", smtp_args.deadline)?,
-        lang,
     };
     if smtp_args.port == 0 {
         return Err(usage("--port must be between 1 and 65535"));
@@ -337,7 +336,7 @@ fn probe_settings(dns: &DnsArgs, smtp_args: &SmtpArgs, lang: Lang) -> Result<Pro
     Ok(settings)
 }
 
-fn logs_config(args: &LogsArgs, lang: Lang) -> Result<LogsConfig, Error> {
+fn logs_config(args: &LogsArgs) -> Result<LogsConfig, Error> {
     let inputs: Vec<LogInput> = args
         .files
         .iter()
@@ -379,7 +378,7 @@ fn logs_config(args: &LogsArgs, lang: Lang) -> Result<LogsConfig, Error> {
                     .iter()
                     .map(|r| mailbox("--rcpt", r))
                     .collect::<Result<Vec<_>, _>>()?,
-                settings: probe_settings(&args.dns, &args.smtp, lang)?,
+                settings: probe_settings(&args.dns, &args.smtp)?,
                 concurrency: args.concurrency,
             })
         }
@@ -507,11 +506,11 @@ impl Config {
                     lists => lists,
                 },
             },
-            Some(Command::Logs(args)) => Task::Logs(Box::new(logs_config(args, lang)?)),
+            Some(Command::Logs(args)) => Task::Logs(Box::new(logs_config(args)?)),
             Some(Command::Sender(args)) => Task::Sender(Box::new(sender_config(args)?)),
             Some(Command::Completions { shell }) => Task::Completions(*shell),
             Some(Command::Man) => Task::Man,
-            None => Task::Probe(Box::new(probe_config(cli, lang)?)),
+            None => Task::Probe(Box::new(probe_config(cli)?)),
         };
         Ok(Config {
             task,

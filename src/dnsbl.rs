@@ -1,5 +1,6 @@
-//! DNS blocklists (RFC 5782): is an address listed, what does the answer mean, and can
-//! the list be trusted at all (its 127.0.0.2 / 127.0.0.1 test entries)?
+//! DNS blocklists (RFC 5782): is an address listed, which answer came back, and can the
+//! list be trusted at all (its 127.0.0.2 / 127.0.0.1 test entries)? Facts only:
+//! `crate::assess::dnsbl` says what they mean.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -8,8 +9,8 @@ use futures_util::future::join_all;
 use serde::Serialize;
 
 use crate::dns::{Dns, Lookup, Outcome, QueryType, Rdata, reversed_labels};
-use crate::kb::{self, FindingKind, Lang};
-use crate::report::{Finding, Severity, serialize_ms};
+use crate::kb;
+use crate::timing::serialize_ms;
 
 /// A blocklist to query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,16 +55,6 @@ impl Blocklist {
     }
 }
 
-/// Why an address is being checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Checked {
-    /// The user's own sending address (`--check-ip`, `smtpdiag blocklist`): a listing means
-    /// receivers that use the list refuse its mail.
-    Sender,
-    /// An address of a mail exchanger of the domain.
-    Mx { host: String },
-}
-
 /// What one query of one list for one address found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DnsblResult {
@@ -73,7 +64,8 @@ pub struct DnsblResult {
     pub listed: bool,
     /// The A records the list answered (return codes).
     pub answers: Vec<Ipv4Addr>,
-    /// What each listing answer means.
+    /// What each listing answer means, in the report's language: filled when the report
+    /// is rendered (`crate::output::localize`).
     pub meanings: Vec<String>,
     /// The TXT reason, when the list gives one.
     pub txt: Vec<String>,
@@ -121,12 +113,14 @@ pub struct ListHealth {
     pub reliable: bool,
 }
 
-/// Everything the blocklist checks found.
+/// Everything the blocklist queries found.
 #[derive(Debug, Clone, Default)]
 pub struct DnsblCheck {
     pub results: Vec<DnsblResult>,
+    /// One per list, in the order of the lists.
     pub health: Vec<ListHealth>,
-    pub findings: Vec<Finding>,
+    /// How the query of each list's 127.0.0.2 test entry ended, in the order of `health`.
+    pub test_outcomes: Vec<Outcome>,
     pub lookups: Vec<Lookup>,
 }
 
@@ -168,26 +162,10 @@ fn classify(outcome: &Outcome) -> (DnsblStatus, Vec<Ipv4Addr>) {
     (status, answers)
 }
 
-fn meaning(list: &Blocklist, answer: Ipv4Addr, lang: Lang) -> String {
-    let answer_text = answer.to_string();
-    kb::blocklist_text(&list.zone, lang)
-        .and_then(|t| t.answers.iter().find(|(a, _)| *a == answer_text))
-        .map_or_else(
-            || {
-                kb::fill(
-                    kb::ui(lang).dnsbl_unknown_answer,
-                    &[("answer", &answer_text)],
-                )
-            },
-            |(_, m)| (*m).to_string(),
-        )
-}
-
 async fn query_one(
     dns: &impl Dns,
     list: &Blocklist,
     address: IpAddr,
-    lang: Lang,
 ) -> (DnsblResult, Vec<Lookup>) {
     let mut result = DnsblResult {
         address,
@@ -216,11 +194,6 @@ async fn query_one(
     let mut lookups = vec![a];
     if status == DnsblStatus::Listed {
         result.listed = true;
-        result.meanings = result
-            .answers
-            .iter()
-            .map(|answer| meaning(list, *answer, lang))
-            .collect();
         let txt = dns.query(&name, QueryType::Txt).await;
         result.duration += txt.duration;
         result.txt = txt
@@ -259,7 +232,9 @@ async fn health_of(dns: &impl Dns, list: &Blocklist) -> (ListHealth, Outcome, Ve
     (health, outcome, vec![listed_test, listed_localhost])
 }
 
-fn outcome_text(outcome: &Outcome) -> String {
+/// How a blocklist query ended, in DNS words: the answers, or the failure.
+#[must_use]
+pub fn outcome_text(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Answer { records } => records
             .iter()
@@ -279,18 +254,12 @@ fn outcome_text(outcome: &Outcome) -> String {
 }
 
 /// Queries every list for every address, all at once, and checks every list's test
-/// entries at the same time.
-pub async fn check(
-    dns: &impl Dns,
-    addresses: &[(IpAddr, Checked)],
-    lists: &[Blocklist],
-    lang: Lang,
-) -> DnsblCheck {
-    let queries = addresses.iter().flat_map(|(address, _)| {
-        lists
-            .iter()
-            .map(move |list| query_one(dns, list, *address, lang))
-    });
+/// entries at the same time. A list that lists 127.0.0.1 lists everything: its listings
+/// are marked [`DnsblStatus::Unreliable`].
+pub async fn check(dns: &impl Dns, addresses: &[IpAddr], lists: &[Blocklist]) -> DnsblCheck {
+    let queries = addresses
+        .iter()
+        .flat_map(|address| lists.iter().map(move |list| query_one(dns, list, *address)));
     let (answers, health) = tokio::join!(
         join_all(queries),
         join_all(lists.iter().map(|list| health_of(dns, list)))
@@ -301,181 +270,26 @@ pub async fn check(
         check.results.push(result);
         check.lookups.extend(lookups);
     }
-    for ((health, test_outcome, lookups), list) in health.into_iter().zip(lists) {
+    for (health, test_outcome, lookups) in health {
         check.lookups.extend(lookups);
-        let values = [
-            ("list", list.name.as_str()),
-            ("zone", list.zone.as_str()),
-            ("outcome", &outcome_text(&test_outcome)),
-        ];
         if health.localhost_listed {
-            check.findings.push(
-                Finding::of_kind(
-                    FindingKind::DnsblListsEverything,
-                    Severity::Warning,
-                    lang,
-                    &values,
-                )
-                .about(list.zone.clone()),
-            );
-            for result in check.results.iter_mut().filter(|r| r.zone == list.zone) {
+            for result in check.results.iter_mut().filter(|r| r.zone == health.zone) {
                 if result.listed {
                     result.listed = false;
                     result.status = DnsblStatus::Unreliable;
                 }
             }
-        } else if !health.test_entry_listed && classify(&test_outcome).0 == DnsblStatus::NotListed {
-            check.findings.push(
-                Finding::of_kind(
-                    FindingKind::DnsblTestEntryMissing,
-                    Severity::Warning,
-                    lang,
-                    &values,
-                )
-                .about(list.zone.clone()),
-            );
         }
         check.health.push(health);
-    }
-    let lists_by_zone = |zone: &str| lists.iter().find(|l| l.zone == zone);
-    for list in lists {
-        let failed: Vec<&DnsblResult> = check
-            .results
-            .iter()
-            .filter(|r| r.zone == list.zone && r.status == DnsblStatus::Failed)
-            .collect();
-        if let Some(first) = failed.first() {
-            let addresses: Vec<String> = failed.iter().map(|r| r.address.to_string()).collect();
-            check.findings.push(
-                Finding::of_kind(
-                    FindingKind::DnsblLookupFailed,
-                    Severity::Warning,
-                    lang,
-                    &[
-                        ("list", list.name.as_str()),
-                        ("zone", list.zone.as_str()),
-                        ("address", &addresses.join(", ")),
-                        ("outcome", first.error.as_deref().unwrap_or_default()),
-                    ],
-                )
-                .about(list.zone.clone()),
-            );
-        }
-    }
-    let mut reported_errors: Vec<(String, DnsblStatus)> = Vec::new();
-    for result in &check.results {
-        let Some(list) = lists_by_zone(&result.zone) else {
-            continue;
-        };
-        let role = addresses
-            .iter()
-            .find(|(a, _)| *a == result.address)
-            .map(|(_, r)| r);
-        if let Some(finding) = finding_for(result, list, role, &mut reported_errors, lang) {
-            check.findings.push(finding);
-        }
+        check.test_outcomes.push(test_outcome);
     }
     check
 }
 
-fn finding_for(
-    result: &DnsblResult,
-    list: &Blocklist,
-    role: Option<&Checked>,
-    reported_errors: &mut Vec<(String, DnsblStatus)>,
-    lang: Lang,
-) -> Option<Finding> {
-    let address = result.address.to_string();
-    let answer = result
-        .answers
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    let kind = match result.status {
-        DnsblStatus::Listed => {
-            return Some(listing_finding(result, list, role, lang));
-        }
-        DnsblStatus::NotListed
-        | DnsblStatus::Skipped
-        | DnsblStatus::Unreliable
-        | DnsblStatus::Failed => return None,
-        DnsblStatus::PublicResolver => FindingKind::DnsblPublicResolver,
-        DnsblStatus::RateLimited => FindingKind::DnsblRateLimited,
-        DnsblStatus::Typo => FindingKind::DnsblTypo,
-        DnsblStatus::Blocked => FindingKind::DnsblBlockedQuery,
-        DnsblStatus::InvalidAnswer => FindingKind::DnsblInvalidAnswer,
-    };
-    // An error of the list, not of the address: say it once per list.
-    let key = (result.zone.clone(), result.status);
-    if reported_errors.contains(&key) {
-        return None;
-    }
-    reported_errors.push(key);
-    Some(
-        Finding::of_kind(
-            kind,
-            Severity::Warning,
-            lang,
-            &[
-                ("list", list.name.as_str()),
-                ("zone", list.zone.as_str()),
-                ("address", &address),
-                ("answer", &answer),
-            ],
-        )
-        .about(list.zone.clone()),
-    )
-}
-
-fn listing_finding(
-    result: &DnsblResult,
-    list: &Blocklist,
-    role: Option<&Checked>,
-    lang: Lang,
-) -> Finding {
-    let address = result.address.to_string();
-    let meaning = result.meanings.join("; ");
-    let mut detail = String::new();
-    if !result.txt.is_empty() {
-        detail = kb::fill(
-            kb::ui(lang).dnsbl_txt_reason,
-            &[("reason", &result.txt.join(" "))],
-        );
-    }
-    let mut delist = kb::blocklist_text(&list.zone, lang).map_or_else(
-        || kb::ui(lang).dnsbl_generic_delist.to_string(),
-        |t| t.delist.to_string(),
-    );
-    if let Some(lookup) = &list.lookup {
-        delist.push(' ');
-        delist.push_str(&kb::fill(
-            kb::ui(lang).dnsbl_lookup_at,
-            &[("url", &lookup.replace("{ip}", &address))],
-        ));
-    }
-    let (kind, severity, host) = match role {
-        Some(Checked::Mx { host }) => {
-            (FindingKind::DnsblListedMx, Severity::Warning, host.as_str())
-        }
-        _ => (FindingKind::DnsblListedSender, Severity::Permanent, ""),
-    };
-    Finding::of_kind(
-        kind,
-        severity,
-        lang,
-        &[
-            ("address", &address),
-            ("host", host),
-            ("list", &list.name),
-            ("zone", &list.zone),
-            ("meaning", &meaning),
-            ("detail", &detail),
-            ("delist", &delist),
-        ],
-    )
-    .with_codes(Some(554), Some("5.7.1"))
-    .about(format!("{address} @ {}", list.zone))
+/// Whether a test-entry outcome is a plain "not listed" (as opposed to a failure).
+#[must_use]
+pub fn is_not_listed(outcome: &Outcome) -> bool {
+    classify(outcome).0 == DnsblStatus::NotListed
 }
 
 #[cfg(test)]

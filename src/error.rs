@@ -42,7 +42,7 @@ pub enum Error {
     BinaryInput(String),
     /// A message that is not a bounce, a complaint or an auto-reply.
     #[error("{0}")]
-    Bounce(#[from] crate::input::bounce::BounceError),
+    Bounce(#[from] BounceError),
     /// The resolver cannot be set up or used at all.
     #[error("{0}")]
     Resolver(String),
@@ -68,6 +68,19 @@ impl Error {
             Error::Output(_) | Error::Resolver(_) => ExitStatus::Incomplete,
         }
     }
+}
+
+/// Why a message could not be read as a bounce.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BounceError {
+    #[error("{0}: not an e-mail message (no header fields)")]
+    NotAMessage(String),
+    #[error(
+        "{0}: an e-mail message, but not a bounce, a complaint or an auto-reply \
+         (no delivery status, no failure notice): nothing to explain"
+    )]
+    NotABounce(String),
 }
 
 /// The input in quotes, control characters escaped and cut to a readable length.

@@ -7,6 +7,8 @@
 //! The binary only parses flags into a [`config::Config`], calls in here and picks the exit
 //! status ([`exit::ExitStatus`]).
 
+pub mod assess;
+pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod dns;
@@ -22,6 +24,7 @@ pub mod reply;
 pub mod report;
 pub mod sender;
 pub mod smtp;
+pub mod timing;
 
 pub use error::Error;
 pub use exit::ExitStatus;

@@ -1,17 +1,17 @@
 //! The smtpdiag binary: flags → checked configuration → library → renderer → exit status.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
-use std::path::Path;
+use std::io::{self, IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use smtpdiag::batch::{self, BatchSummary};
 use smtpdiag::cli::{Cli, ShellArg, shield_pasted_text};
 use smtpdiag::config::{
-    self, Config, ExplainInput, Format, LogInput, LogsConfig, ProbeConfig, Target, Targets, Task,
+    self, Config, ExplainInput, Format, LogInput, LogsConfig, ProbeConfig, Task,
 };
 use smtpdiag::dns::HickoryDns;
 use smtpdiag::input::logs::{LogOptions, LogReader, LogSummary, Time};
@@ -19,18 +19,13 @@ use smtpdiag::input::{self, Explained};
 use smtpdiag::kb::{self, Lang};
 use smtpdiag::output::probe::{self as probe_text, Detail};
 use smtpdiag::output::{self, TextStyle};
-use smtpdiag::probe::ProbeSettings;
-use smtpdiag::report::{Report, Verdict};
+use smtpdiag::report::Report;
 use smtpdiag::{Error, ExitStatus, probe};
 
 /// A pasted reply is a few kilobytes and a bounce with the returned message rarely more
 /// than a few megabytes; this bound keeps `explain -` from reading an endless stream into
 /// memory.
 const INPUT_LIMIT: usize = 16 << 20;
-
-/// The summary after a batch lists at most this many failing domains, so that memory stays
-/// flat however long the list is.
-const SUMMARY_ROWS: usize = 50;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse_from(shield_pasted_text(std::env::args_os().collect())) {
@@ -103,9 +98,9 @@ fn run(config: &Config) -> Result<ExitStatus, Error> {
             lists,
         } => runtime()?.block_on(async {
             let dns = HickoryDns::new(resolver)?;
-            let report = probe::check_addresses(&dns, addresses, lists, lang).await;
+            let report = probe::check_addresses(&dns, addresses, lists).await;
             let written = match config.format {
-                Format::Json => output::json::blocklist(&mut out, &report),
+                Format::Json => output::json::blocklist(&mut out, &report, lang),
                 _ => {
                     probe_text::blocklist_report(&mut out, &report, lang, style, Detail::default())
                 }
@@ -191,61 +186,6 @@ fn read_bounded(reader: impl Read, what: &str) -> Result<Vec<u8>, Error> {
     Ok(bytes)
 }
 
-/// A domain of the list: checked, or the reason it cannot be probed.
-type Item = Result<Target, (String, Error)>;
-
-/// The lines of a domain list, read lazily: blank lines and `#` comments skipped.
-fn read_targets(path: &Path, rcpts: Vec<String>) -> Result<Box<dyn Iterator<Item = Item>>, Error> {
-    let reader: Box<dyn BufRead> = if path == Path::new("-") {
-        Box::new(BufReader::new(io::stdin()))
-    } else {
-        let file = File::open(path)
-            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
-        Box::new(BufReader::new(file))
-    };
-    Ok(Box::new(reader.lines().filter_map(move |line| {
-        let line = match line {
-            Ok(line) => line,
-            Err(e) => return Some(Err((String::new(), Error::Stdin(e)))),
-        };
-        let entry = line.split('#').next().unwrap_or_default().trim();
-        if entry.is_empty() {
-            return None;
-        }
-        Some(config::target(entry, &rcpts).map_err(|e| (entry.to_string(), e)))
-    })))
-}
-
-/// The exit status of a batch: a bad input line wins (the list needs fixing), then the
-/// worst verdict, with "could not determine" below any real failure.
-#[derive(Debug, Default)]
-struct BatchStatus {
-    bad_input: bool,
-    worst: Option<Verdict>,
-}
-
-impl BatchStatus {
-    fn add(&mut self, verdict: Verdict) {
-        let rank = |v: Verdict| match v {
-            Verdict::Ok => 0,
-            Verdict::Unknown => 1,
-            Verdict::Transient => 2,
-            Verdict::Permanent => 3,
-        };
-        if self.worst.is_none_or(|w| rank(verdict) > rank(w)) {
-            self.worst = Some(verdict);
-        }
-    }
-
-    fn status(&self) -> ExitStatus {
-        if self.bad_input {
-            ExitStatus::Usage
-        } else {
-            self.worst.map_or(ExitStatus::Ok, Verdict::exit_status)
-        }
-    }
-}
-
 fn progress_bar(total: Option<usize>) -> ProgressBar {
     if !io::stderr().is_terminal() {
         return ProgressBar::hidden();
@@ -270,18 +210,14 @@ async fn run_probe(
     out: &mut dyn Write,
 ) -> Result<ExitStatus, Error> {
     let dns = HickoryDns::new(&probe_config.settings.resolver)?;
-    let (targets, total): (Box<dyn Iterator<Item = Item>>, Option<usize>) =
-        match &probe_config.targets {
-            Targets::Listed(list) => (Box::new(list.clone().into_iter().map(Ok)), Some(list.len())),
-            Targets::File(path) => (read_targets(path, probe_config.rcpts.clone())?, None),
-        };
-    let batch = total != Some(1);
-    let progress = if batch {
+    let (targets, total) = batch::targets(&probe_config.targets, &probe_config.rcpts)?;
+    let is_batch = total != Some(1);
+    let progress = if is_batch {
         progress_bar(total)
     } else {
         ProgressBar::hidden()
     };
-    let mut results = probe_all(
+    let mut results = batch::probe_all(
         &dns,
         targets,
         &probe_config.settings,
@@ -291,22 +227,16 @@ async fn run_probe(
     let detail = Detail {
         transcript: probe_config.transcript,
     };
-    let mut status = BatchStatus::default();
-    let mut counts = [0usize; 4];
-    let mut failing: Vec<(String, Verdict, std::time::Duration)> = Vec::new();
+    let mut summary = BatchSummary::default();
     let mut first = true;
     while let Some(result) = results.next().await {
         progress.inc(1);
         let written = match result {
             Ok(report) => {
-                status.add(report.verdict);
-                counts[report.exit_code.min(3) as usize] += 1;
-                if report.verdict != Verdict::Ok && failing.len() < SUMMARY_ROWS {
-                    failing.push((report.domain.clone(), report.verdict, report.timings.total));
-                }
+                summary.add(&report);
                 progress.set_message(report.domain.clone());
                 progress.suspend(|| match format {
-                    Format::Json => output::json::report_line(out, &report),
+                    Format::Json => output::json::report_line(out, &report, lang),
                     Format::Nagios => output::nagios::line(out, &report, lang),
                     Format::Human => {
                         if !first {
@@ -317,7 +247,7 @@ async fn run_probe(
                 })
             }
             Err((input, error)) => {
-                status.bad_input = true;
+                summary.add_bad_input();
                 eprintln!("smtpdiag: error: {error}");
                 match format {
                     Format::Json => output::json::error_line(
@@ -334,35 +264,23 @@ async fn run_probe(
         match written.and_then(|()| out.flush()) {
             Ok(()) => {}
             // Nobody reads any more: stop probing.
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(status.status()),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(summary.status()),
             Err(e) => return Err(Error::Output(e)),
         }
     }
     progress.finish_and_clear();
-    if batch && format == Format::Human {
-        let written = probe_text::summary(out, &counts, &failing, SUMMARY_ROWS, lang, style);
-        finish_output(written, status.status())?;
+    if is_batch && format == Format::Human {
+        let written = probe_text::summary(
+            out,
+            &summary.counts,
+            &summary.failing,
+            BatchSummary::FAILING_ROWS,
+            lang,
+            style,
+        );
+        finish_output(written, summary.status())?;
     }
-    Ok(status.status())
-}
-
-/// The batch engine: `buffered` runs up to `concurrency` probes at once and yields them in
-/// input order, holding no more than that many, so the list is streamed, never loaded;
-/// the settings' destination limiter keeps one dialogue per server address at a time.
-fn probe_all<'a>(
-    dns: &'a HickoryDns,
-    targets: impl Iterator<Item = Item> + 'a,
-    settings: &'a ProbeSettings,
-    concurrency: usize,
-) -> impl futures_util::Stream<Item = Result<Report, (String, Error)>> + 'a {
-    futures_util::stream::iter(targets)
-        .map(move |item| async move {
-            match item {
-                Ok(target) => Ok(probe::probe(dns, &target.domain, &target.rcpts, settings).await),
-                Err(bad) => Err(bad),
-            }
-        })
-        .buffered(concurrency)
+    Ok(summary.status())
 }
 
 /// `smtpdiag logs`: every file opened first (a name that cannot be read stops the run
@@ -416,7 +334,7 @@ fn run_logs(
         None => Vec::new(),
     };
     let written = match format {
-        Format::Json => output::logs::json(out, &summary, &probes, status.code()),
+        Format::Json => output::logs::json(out, &summary, &probes, lang, status.code()),
         _ => output::logs::summary(out, &summary, &probes, lang, style),
     };
     finish_output(written, status)
@@ -428,12 +346,12 @@ async fn probe_worst(
     probe: &config::LogsProbe,
 ) -> Result<Vec<Report>, Error> {
     let dns = HickoryDns::new(&probe.settings.resolver)?;
-    let targets: Vec<Item> = summary
+    let targets: Vec<batch::Item> = summary
         .worst_domains(probe.domains)
         .into_iter()
         .map(|domain| config::target(&domain, &probe.rcpts).map_err(|e| (domain, e)))
         .collect();
-    let mut results = probe_all(
+    let mut results = batch::probe_all(
         &dns,
         targets.into_iter(),
         &probe.settings,

@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::assess::{self, Checked, ProbeFacts};
 use crate::dns::mx::{self, MxResolution};
 use crate::dns::name::DomainName;
 use crate::dns::{Dns, ResolverSettings};
-use crate::dnsbl::{self, Blocklist, Checked, DnsblCheck};
-use crate::kb::{FindingKind, Lang};
-use crate::report::{Finding, Report, Severity, Timings, Verdict};
+use crate::dnsbl::{self, Blocklist, DnsblCheck};
+use crate::kb::Lang;
+use crate::report::{Finding, Report, Timings, Verdict};
 use crate::smtp::{self, SmtpSettings};
 
 /// Everything a probe needs besides the domain.
@@ -27,7 +28,6 @@ pub struct ProbeSettings {
     pub no_smtp: bool,
     /// The most one domain's probe may take.
     pub deadline: Duration,
-    pub lang: Lang,
 }
 
 async fn timed<T>(future: impl Future<Output = T>) -> (T, Duration) {
@@ -44,33 +44,33 @@ pub async fn probe(
     rcpts: &[String],
     settings: &ProbeSettings,
 ) -> Report {
-    let lang = settings.lang;
     let started = Instant::now();
     let deadline = started + settings.deadline;
 
     let (resolution, mx_time) = timed(async {
-        tokio::time::timeout_at(deadline, mx::resolve(dns, domain, lang))
+        tokio::time::timeout_at(deadline, mx::resolve(dns, domain))
             .await
             .unwrap_or_else(|_| MxResolution {
-                incomplete: true,
+                timed_out: true,
                 ..MxResolution::default()
             })
     })
     .await;
 
-    let mut addresses: Vec<(IpAddr, Checked)> = settings
+    let mut checked: Vec<(IpAddr, Checked)> = settings
         .check_ips
         .iter()
         .map(|ip| (*ip, Checked::Sender))
         .collect();
     for host in &resolution.hosts {
         for address in &host.addresses {
-            if !addresses.iter().any(|(a, _)| a == address) {
+            if !checked.iter().any(|(a, _)| a == address) {
                 let host = host.host.clone();
-                addresses.push((*address, Checked::Mx { host }));
+                checked.push((*address, Checked::Mx { host }));
             }
         }
     }
+    let addresses: Vec<IpAddr> = checked.iter().map(|(a, _)| *a).collect();
     let run_smtp = !settings.no_smtp && resolution.hosts.iter().any(|h| !h.addresses.is_empty());
     let mut smtp_settings = settings.smtp.clone();
     smtp_settings.rcpts = rcpts.to_vec();
@@ -78,7 +78,7 @@ pub async fn probe(
     // Everything that needs only the addresses runs at once.
     let (reverse, blocklists, sessions) = tokio::join!(
         timed(async {
-            tokio::time::timeout_at(deadline, mx::reverse_dns(dns, &resolution.hosts, lang))
+            tokio::time::timeout_at(deadline, mx::reverse_dns(dns, &resolution.hosts))
                 .await
                 .unwrap_or_default()
         }),
@@ -86,7 +86,7 @@ pub async fn probe(
             if settings.blocklists.is_empty() || addresses.is_empty() {
                 return DnsblCheck::default();
             }
-            let check = dnsbl::check(dns, &addresses, &settings.blocklists, lang);
+            let check = dnsbl::check(dns, &addresses, &settings.blocklists);
             tokio::time::timeout_at(deadline, check)
                 .await
                 .unwrap_or_default()
@@ -99,52 +99,40 @@ pub async fn probe(
             }
         }),
     );
-    let ((reverse_dns, reverse_findings, reverse_lookups), reverse_time) = reverse;
+    let ((reverse_dns, reverse_lookups), reverse_time) = reverse;
     let (check, dnsbl_time) = blocklists;
     let (sessions, smtp_time) = sessions;
 
-    let MxResolution {
-        null_mx,
-        implicit_mx,
-        mut hosts,
-        mut findings,
-        mut lookups,
-        incomplete: dns_incomplete,
-    } = resolution;
-    for (host, reverse) in hosts.iter_mut().zip(reverse_dns) {
+    let mut resolution = resolution;
+    for (host, reverse) in resolution.hosts.iter_mut().zip(reverse_dns) {
         host.reverse_dns = reverse;
     }
+    let assessment = assess::probe_findings(&ProbeFacts {
+        domain,
+        mx: &resolution,
+        dnsbl: &check,
+        checked: &checked,
+        lists: &settings.blocklists,
+        sessions: &sessions,
+        port: settings.smtp.port,
+        helo: run_smtp.then_some(settings.smtp.helo.as_str()),
+    });
+
+    let mut lookups = resolution.lookups;
     lookups.extend(reverse_lookups);
     lookups.extend(check.lookups);
-    findings.extend(reverse_findings);
-    findings.extend(check.findings);
-
-    let assessment = smtp::assess(&sessions, settings.smtp.port, lang);
-    if run_smtp && !settings.smtp.helo.contains('.') {
-        findings.push(
-            Finding::of_kind(
-                FindingKind::HeloNotFqdn,
-                Severity::Warning,
-                lang,
-                &[("helo", &settings.smtp.helo)],
-            )
-            .about(settings.smtp.helo.clone()),
-        );
-    }
-    findings.extend(assessment.findings);
-
     let mut report = Report {
         domain: domain.display.clone(),
         ascii_domain: domain.ascii.clone(),
         verdict: Verdict::Unknown,
         exit_code: 0,
-        null_mx,
-        implicit_mx,
-        mx: hosts,
+        null_mx: resolution.null_mx,
+        implicit_mx: resolution.implicit_mx,
+        mx: resolution.hosts,
         dnsbl: check.results,
         dnsbl_lists: check.health,
         sessions,
-        findings,
+        findings: assessment.findings,
         lookups,
         timings: Timings {
             total: started.elapsed(),
@@ -152,9 +140,9 @@ pub async fn probe(
             dnsbl: dnsbl_time,
             smtp: smtp_time,
         },
-        lang,
+        lang: Lang::En,
     };
-    report.conclude(dns_incomplete || assessment.incomplete);
+    report.conclude(assessment.incomplete);
     report
 }
 
@@ -178,11 +166,11 @@ pub async fn check_addresses(
     dns: &impl Dns,
     addresses: &[IpAddr],
     lists: &[Blocklist],
-    lang: Lang,
 ) -> BlocklistReport {
     let started = Instant::now();
     let checked: Vec<(IpAddr, Checked)> = addresses.iter().map(|a| (*a, Checked::Sender)).collect();
-    let check = dnsbl::check(dns, &checked, lists, lang).await;
+    let check = dnsbl::check(dns, addresses, lists).await;
+    let findings = assess::dnsbl::dnsbl_findings(&check, &checked, lists);
     // When no query got through, nothing is known: the resolver is the problem.
     let nothing_answered = check.results.iter().all(|r| {
         matches!(
@@ -190,16 +178,16 @@ pub async fn check_addresses(
             dnsbl::DnsblStatus::Failed | dnsbl::DnsblStatus::Skipped
         )
     });
-    let verdict = Report::verdict_of(&check.findings, nothing_answered);
+    let verdict = Report::verdict_of(&findings, nothing_answered);
     BlocklistReport {
         addresses: addresses.to_vec(),
         verdict,
         exit_code: verdict.exit_status().code(),
         dnsbl: check.results,
         dnsbl_lists: check.health,
-        findings: check.findings,
+        findings,
         lookups: check.lookups,
         duration: started.elapsed(),
-        lang,
+        lang: Lang::En,
     }
 }

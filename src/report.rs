@@ -2,22 +2,18 @@
 //! finding explained, and the verdict. Human text and JSON are both renderings of this one
 //! model; its JSON form is the contract documented in `docs/json.md`.
 
-use std::net::IpAddr;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
 use crate::dns::Lookup;
+pub use crate::dns::mx::{MxHost, ReverseDns};
 use crate::dnsbl::{DnsblResult, ListHealth};
 use crate::exit::ExitStatus;
-use crate::kb::{self, CauseRef, FindingKind, Lang};
+use crate::kb::{CauseRef, FindingKind, Lang};
 use crate::smtp::Session;
-
-/// Durations in JSON are milliseconds with microsecond precision.
-pub fn serialize_ms<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    let ms = (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0;
-    serializer.serialize_f64(ms)
-}
+pub use crate::timing::serialize_ms;
 
 /// How bad a finding is, from good news to a permanent failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -62,7 +58,10 @@ impl Verdict {
     }
 }
 
-/// One thing the probe found, explained, with what to do about it.
+/// One thing the probe found. Findings are built language-neutral, from facts, by
+/// [`crate::assess`]: a kind and the parameters its text needs. The title, explanation and
+/// fix are filled in once, in the reader's language, when the report is rendered
+/// ([`crate::output::localize`]); in JSON they keep their place beside `params`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
     pub severity: Severity,
@@ -72,9 +71,9 @@ pub struct Finding {
     pub code: Option<u16>,
     /// The enhanced status code, if any.
     pub enhanced: Option<String>,
-    pub title: String,
-    pub explanation: String,
-    pub fix: String,
+    /// Title, explanation and fix: empty until the report is localized.
+    #[serde(flatten)]
+    pub text: FindingText,
     /// The host, address, list or stage the finding is about.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
@@ -85,31 +84,51 @@ pub struct Finding {
     /// cause `smtpdiag explain` gives the same text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<CauseRef>,
+    /// The facts the finding's text is made from (`host`, `address`, `list`, `stage`, ...),
+    /// as they came, in no language.
+    pub params: BTreeMap<&'static str, String>,
+}
+
+/// The words of a finding in one language.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FindingText {
+    pub title: String,
+    pub explanation: String,
+    pub fix: String,
 }
 
 impl Finding {
-    /// A finding of a kind whose text comes from `kb/<lang>/findings.toml`, with its
-    /// placeholders filled from `values`.
+    /// A finding of a kind, without parameters yet.
     #[must_use]
-    pub fn of_kind(
-        kind: FindingKind,
-        severity: Severity,
-        lang: Lang,
-        values: &[(&str, &str)],
-    ) -> Finding {
-        let text = kb::finding_text(kind, lang);
+    pub fn new(kind: FindingKind, severity: Severity) -> Finding {
         Finding {
             severity,
             kind,
             code: None,
             enhanced: None,
-            title: kb::fill(text.title, values),
-            explanation: kb::fill(text.explanation, values),
-            fix: kb::fill(text.fix, values),
+            text: FindingText::default(),
             subject: None,
             signature: None,
             cause: None,
+            params: BTreeMap::new(),
         }
+    }
+
+    /// Adds a parameter of the finding's text; an empty value is left out (the text reads
+    /// it as empty).
+    #[must_use]
+    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Finding {
+        let value = value.into();
+        if !value.is_empty() {
+            self.params.insert(name, value);
+        }
+        self
+    }
+
+    /// The value of a parameter, empty when the finding has none by that name.
+    #[must_use]
+    pub fn param(&self, name: &str) -> &str {
+        self.params.get(name).map_or("", String::as_str)
     }
 
     /// Sets the reply codes the finding stands for.
@@ -126,30 +145,6 @@ impl Finding {
         self.subject = Some(subject.into());
         self
     }
-}
-
-/// A mail exchanger of the domain and what DNS says about it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MxHost {
-    pub preference: u16,
-    /// The exchange name, A-labels, no final dot.
-    pub host: String,
-    pub addresses: Vec<IpAddr>,
-    /// The domain itself, used because it has no MX record (RFC 5321 §5.1).
-    pub implicit: bool,
-    /// The target when the exchange is an alias.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cname: Option<String>,
-    /// Reverse DNS of each address.
-    pub reverse_dns: Vec<ReverseDns>,
-}
-
-/// The PTR names of an address and whether one of them resolves back to it (`FCrDNS`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReverseDns {
-    pub address: IpAddr,
-    pub names: Vec<String>,
-    pub forward_confirmed: bool,
 }
 
 /// Time spent in each part of the probe.

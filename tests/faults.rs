@@ -11,7 +11,7 @@ use smtpdiag::dns::name::DomainName;
 use smtpdiag::dns::{Outcome, QueryType};
 use smtpdiag::kb::Lang;
 use smtpdiag::output::probe::{self as probe_text, Detail};
-use smtpdiag::output::{TextStyle, json};
+use smtpdiag::output::{TextStyle, json, localize};
 use smtpdiag::probe::{self, ProbeSettings};
 use smtpdiag::report::{Report, Severity, Verdict};
 use smtpdiag::smtp::{SessionOutcome, SmtpSettings, Stage, Timeouts, TrustAnchors};
@@ -44,7 +44,6 @@ fn settings(port: u16) -> ProbeSettings {
         },
         no_smtp: false,
         deadline: Duration::from_secs(20),
-        lang: Lang::En,
     }
 }
 
@@ -62,8 +61,10 @@ async fn probe_fault(fault: Fault) -> (Report, FaultServer, Duration) {
     )
     .await;
     let took = started.elapsed();
+    // The tests read the findings' words as an English reader would.
+    let report = localize::report(&report, Lang::En).into_owned();
     let mut line = Vec::new();
-    json::report_line(&mut line, &report).unwrap();
+    json::report_line(&mut line, &report, Lang::En).unwrap();
     support::schema::check_report(&serde_json::from_slice(&line).unwrap());
     assert!(!server.saw_data(), "{fault:?}: the probe sent DATA");
     assert!(
@@ -141,7 +142,11 @@ async fn garbage_is_a_protocol_error() {
     let (report, _server, _) = probe_fault(Fault::Garbage).await;
     assert_eq!(report.sessions[0].outcome, SessionOutcome::ProtocolError);
     let f = finding(&report, "protocol-error");
-    assert!(f.explanation.contains("HTTP/1.1 400"), "{}", f.explanation);
+    assert!(
+        f.text.explanation.contains("HTTP/1.1 400"),
+        "{}",
+        f.text.explanation
+    );
     assert_eq!(report.verdict, Verdict::Transient);
 }
 
@@ -151,6 +156,7 @@ async fn endless_continuation_lines_are_cut_off() {
     assert_eq!(report.sessions[0].outcome, SessionOutcome::ProtocolError);
     assert!(
         finding(&report, "protocol-error")
+            .text
             .explanation
             .contains("lines")
     );
@@ -162,6 +168,7 @@ async fn oversized_line_is_cut_off() {
     assert_eq!(report.sessions[0].outcome, SessionOutcome::ProtocolError);
     assert!(
         finding(&report, "protocol-error")
+            .text
             .explanation
             .contains("longer than")
     );
@@ -253,7 +260,7 @@ async fn escape_sequences_from_the_network_never_reach_the_terminal_raw() {
 
     // JSON carries the text escaped by JSON's rules, and losslessly.
     let mut line = Vec::new();
-    json::report_line(&mut line, &report).unwrap();
+    json::report_line(&mut line, &report, Lang::En).unwrap();
     assert!(!line.contains(&0x1b));
     let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
     let banner = value["sessions"][0]["steps"][1]["reply"]["lines"][0]
@@ -266,7 +273,7 @@ async fn escape_sequences_from_the_network_never_reach_the_terminal_raw() {
 async fn the_schema_holds_the_contract_fields() {
     let (report, _server, _) = probe_fault(Fault::Healthy).await;
     let mut line = Vec::new();
-    json::report_line(&mut line, &report).unwrap();
+    json::report_line(&mut line, &report, Lang::En).unwrap();
     let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
     for field in [
         "domain", "verdict", "null_mx", "mx", "dnsbl", "sessions", "findings",

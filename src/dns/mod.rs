@@ -116,7 +116,7 @@ pub struct Lookup {
     pub query_type: QueryType,
     #[serde(flatten)]
     pub outcome: Outcome,
-    #[serde(serialize_with = "crate::report::serialize_ms", rename = "duration_ms")]
+    #[serde(serialize_with = "crate::timing::serialize_ms", rename = "duration_ms")]
     pub duration: Duration,
 }
 

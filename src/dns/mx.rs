@@ -1,89 +1,108 @@
 //! Where mail for a domain goes: MX records (RFC 5321 §5.1), null MX (RFC 7505), the
-//! implicit MX, the addresses of each exchange, and reverse DNS — with a finding for every
-//! way this goes wrong.
+//! implicit MX, the addresses of each exchange, and reverse DNS. Facts only: what was asked
+//! and what came back; `crate::assess::dns` says what they mean.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use futures_util::future::join_all;
+use serde::Serialize;
 
 use super::name::{DomainName, looks_like_ip_literal};
 use super::{Dns, Lookup, Outcome, QueryType, Rdata, reverse_name};
-use crate::kb::{FindingKind, Lang};
-use crate::report::{Finding, MxHost, ReverseDns, Severity};
+
+/// A mail exchanger of the domain and what DNS says about it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MxHost {
+    pub preference: u16,
+    /// The exchange name, A-labels, no final dot.
+    pub host: String,
+    pub addresses: Vec<IpAddr>,
+    /// The domain itself, used because it has no MX record (RFC 5321 §5.1).
+    pub implicit: bool,
+    /// The target when the exchange is an alias.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cname: Option<String>,
+    /// Reverse DNS of each address.
+    pub reverse_dns: Vec<ReverseDns>,
+}
+
+/// The PTR names of an address and whether one of them resolves back to it (`FCrDNS`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReverseDns {
+    pub address: IpAddr,
+    pub names: Vec<String>,
+    pub forward_confirmed: bool,
+    /// The PTR query itself failed at the resolver (timeout, refused): no names is not
+    /// "no PTR record".
+    #[serde(skip)]
+    pub lookup_failed: bool,
+}
+
+/// What the MX query of the domain answered.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum MxAnswer {
+    /// MX records (possibly only the null MX).
+    #[default]
+    Records,
+    /// No MX record: the domain itself is the exchange (RFC 5321 §5.1).
+    NoRecords,
+    NxDomain,
+    ServFail,
+    /// The resolver itself failed (timeout, refused, unreachable): nothing is known.
+    ResolverFailure(Lookup),
+}
+
+/// What the address lookups of one exchange showed, beyond its addresses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExchangeFacts {
+    pub host: String,
+    /// The exchange is written as an address (`10 [192.0.2.1]`, `10 192.0.2.1`): not looked up.
+    pub ip_literal: bool,
+    /// Neither A nor AAAA gave an address: the lookup that failed, or `None` when both said
+    /// the name has no address (NXDOMAIN or no record).
+    pub no_address: Option<AddressLookup>,
+}
+
+/// Why an exchange has no address.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AddressLookup {
+    /// The name does not exist or has no address record: the outcome of the A query.
+    Dangling(Outcome),
+    /// A lookup failed in a way that may clear (SERVFAIL, timeout, refused).
+    Failed(Lookup),
+}
 
 /// What DNS says about where mail for a domain goes.
 #[derive(Debug, Clone, Default)]
 pub struct MxResolution {
+    pub answer: MxAnswer,
     pub null_mx: bool,
     pub implicit_mx: bool,
+    /// The preferences of the null MX records (`0 .`); RFC 7505 wants 0.
+    pub null_preferences: Vec<u16>,
+    /// Hosts listed more than once (at several preferences), each named once.
+    pub duplicate_hosts: Vec<String>,
     /// Mail exchangers in preference order; a host listed twice appears once.
     pub hosts: Vec<MxHost>,
-    pub findings: Vec<Finding>,
+    /// What the lookups of each exchange showed, in the order of `hosts`.
+    pub exchanges: Vec<ExchangeFacts>,
     pub lookups: Vec<Lookup>,
-    /// The resolver failed: nothing reliable is known about the domain.
-    pub incomplete: bool,
+    /// The MX lookup did not finish within the deadline.
+    pub timed_out: bool,
 }
 
-fn outcome_name(outcome: &Outcome) -> &'static str {
-    match outcome {
-        Outcome::Answer { .. } => "answer",
-        Outcome::NxDomain => "NXDOMAIN",
-        Outcome::NoData => "no record",
-        Outcome::ServFail => "SERVFAIL",
-        Outcome::Refused => "REFUSED",
-        Outcome::Timeout => "timeout",
-        Outcome::Unreachable { .. } => "resolver unreachable",
-        Outcome::Failed { .. } => "failed",
+impl MxResolution {
+    /// No address of any exchange was found.
+    #[must_use]
+    pub fn no_usable_host(&self) -> bool {
+        self.hosts.iter().all(|h| h.addresses.is_empty())
     }
-}
-
-/// A finding about the domain as a whole, whose text needs only its name.
-fn domain_finding(
-    kind: FindingKind,
-    severity: Severity,
-    lang: Lang,
-    domain: &DomainName,
-) -> Finding {
-    Finding::of_kind(kind, severity, lang, &[("domain", domain.display.as_str())])
-        .about(domain.ascii.clone())
-}
-
-/// A finding for a lookup the resolver itself could not answer.
-fn resolver_failure(lookup: &Lookup, lang: Lang) -> Finding {
-    let query_type = lookup.query_type.to_string();
-    let values = [
-        ("name", lookup.name.as_str()),
-        ("query_type", query_type.as_str()),
-    ];
-    match &lookup.outcome {
-        Outcome::Refused => Finding::of_kind(
-            FindingKind::ResolverRefused,
-            Severity::Transient,
-            lang,
-            &values,
-        ),
-        Outcome::Unreachable { reason } | Outcome::Failed { reason } => Finding::of_kind(
-            FindingKind::ResolverUnreachable,
-            Severity::Transient,
-            lang,
-            &[("reason", reason.as_str())],
-        ),
-        _ => Finding::of_kind(
-            FindingKind::ResolverTimeout,
-            Severity::Transient,
-            lang,
-            &values,
-        ),
-    }
-    .about(lookup.name.clone())
 }
 
 /// Looks up the MX records of a domain and the addresses of every exchange.
-pub async fn resolve(dns: &impl Dns, domain: &DomainName, lang: Lang) -> MxResolution {
+pub async fn resolve(dns: &impl Dns, domain: &DomainName) -> MxResolution {
     let mut result = MxResolution::default();
     let name = domain.ascii.as_str();
-    let shown = domain.display.as_str();
     let mx = dns.query(name, QueryType::Mx).await;
     let outcome = mx.outcome.clone();
     result.lookups.push(mx);
@@ -99,365 +118,148 @@ pub async fn resolve(dns: &impl Dns, domain: &DomainName, lang: Lang) -> MxResol
                 _ => None,
             })
             .collect(),
-        Outcome::NoData => return implicit_mx(dns, domain, lang, result).await,
+        Outcome::NoData => {
+            result.answer = MxAnswer::NoRecords;
+            result.implicit_mx = true;
+            let (host, facts, lookups) = resolve_exchange(dns, 0, name).await;
+            result.lookups.extend(lookups);
+            let mut host = host;
+            host.implicit = true;
+            result.hosts.push(host);
+            result.exchanges.push(facts);
+            return result;
+        }
         Outcome::NxDomain => {
-            result.findings.push(
-                domain_finding(
-                    FindingKind::DomainNxdomain,
-                    Severity::Permanent,
-                    lang,
-                    domain,
-                )
-                .with_codes(Some(550), Some("5.1.2")),
-            );
+            result.answer = MxAnswer::NxDomain;
             return result;
         }
         Outcome::ServFail => {
-            result.findings.push(
-                domain_finding(
-                    FindingKind::DomainServfail,
-                    Severity::Transient,
-                    lang,
-                    domain,
-                )
-                .with_codes(Some(451), Some("4.4.3")),
-            );
+            result.answer = MxAnswer::ServFail;
             return result;
         }
         _ => {
-            result.incomplete = true;
-            let finding = resolver_failure(&result.lookups[0], lang);
-            result.findings.push(finding);
+            result.answer = MxAnswer::ResolverFailure(result.lookups[0].clone());
             return result;
         }
     };
     exchanges.sort();
 
     // RFC 7505: "0 ." — the root name as exchange.
-    let null: Vec<u16> = exchanges
+    result.null_preferences = exchanges
         .iter()
         .filter(|(_, host)| host.is_empty())
         .map(|(preference, _)| *preference)
         .collect();
     exchanges.retain(|(_, host)| !host.is_empty());
-    if !null.is_empty() {
-        result.null_mx = true;
-        if let Some(&preference) = null.iter().find(|p| **p != 0) {
-            result.findings.push(
-                Finding::of_kind(
-                    FindingKind::NullMxPreference,
-                    Severity::Warning,
-                    lang,
-                    &[("domain", shown), ("preference", &preference.to_string())],
-                )
-                .about(name),
-            );
-        }
-        if exchanges.is_empty() {
-            result.findings.push(
-                domain_finding(FindingKind::NullMx, Severity::Permanent, lang, domain)
-                    .with_codes(Some(556), Some("5.1.10")),
-            );
-            return result;
-        }
-        result.findings.push(domain_finding(
-            FindingKind::NullMxMixed,
-            Severity::Warning,
-            lang,
-            domain,
-        ));
+    result.null_mx = !result.null_preferences.is_empty();
+    if result.null_mx && exchanges.is_empty() {
+        return result;
     }
 
-    // The same host at several preferences: keep its best preference, say so once.
-    let mut first_preference: BTreeMap<String, u16> = BTreeMap::new();
-    let mut unique = Vec::new();
+    // The same host at several preferences: keep its best preference.
+    let mut unique: Vec<(u16, String)> = Vec::new();
     for (preference, host) in exchanges {
-        if first_preference.contains_key(&host) {
-            if !result.findings.iter().any(|f| {
-                f.kind == FindingKind::MxDuplicateHost && f.subject.as_deref() == Some(&host)
-            }) {
-                result.findings.push(
-                    Finding::of_kind(
-                        FindingKind::MxDuplicateHost,
-                        Severity::Info,
-                        lang,
-                        &[("domain", shown), ("host", &host)],
-                    )
-                    .about(host.clone()),
-                );
+        if unique.iter().any(|(_, h)| *h == host) {
+            if !result.duplicate_hosts.contains(&host) {
+                result.duplicate_hosts.push(host);
             }
             continue;
         }
-        first_preference.insert(host.clone(), preference);
         unique.push((preference, host));
     }
 
     let resolved = join_all(
         unique
             .iter()
-            .map(|(preference, host)| resolve_exchange(dns, *preference, host, shown, lang)),
+            .map(|(preference, host)| resolve_exchange(dns, *preference, host)),
     )
     .await;
-    let mut transient_failure = false;
-    for exchange in resolved {
-        transient_failure |= exchange.transient_failure;
-        result.lookups.extend(exchange.lookups);
-        result.findings.extend(exchange.findings);
-        result.hosts.push(exchange.host);
+    for (host, facts, lookups) in resolved {
+        result.lookups.extend(lookups);
+        result.hosts.push(host);
+        result.exchanges.push(facts);
     }
-    conclude_hosts(&mut result, domain, transient_failure, lang);
     result
-}
-
-/// No MX record: RFC 5321 §5.1 delivers to the domain's own addresses.
-async fn implicit_mx(
-    dns: &impl Dns,
-    domain: &DomainName,
-    lang: Lang,
-    mut result: MxResolution,
-) -> MxResolution {
-    let name = domain.ascii.as_str();
-    let shown = domain.display.as_str();
-    let exchange = resolve_exchange(dns, 0, name, shown, lang).await;
-    result.lookups.extend(exchange.lookups);
-    result.implicit_mx = true;
-    if exchange.host.addresses.is_empty() {
-        if exchange.transient_failure {
-            result.findings.extend(exchange.findings);
-            result.incomplete |= resolver_to_blame(&result.lookups);
-        } else {
-            result.findings.push(
-                domain_finding(FindingKind::NoMailHost, Severity::Permanent, lang, domain)
-                    .with_codes(Some(550), Some("5.1.2")),
-            );
-        }
-        return result;
-    }
-    result.findings.push(domain_finding(
-        FindingKind::ImplicitMx,
-        Severity::Info,
-        lang,
-        domain,
-    ));
-    let mut host = exchange.host;
-    host.implicit = true;
-    result.hosts.push(host);
-    result.findings.extend(
-        exchange
-            .findings
-            .into_iter()
-            .filter(|f| f.kind != FindingKind::MxCname),
-    );
-    result
-}
-
-struct Exchange {
-    host: MxHost,
-    lookups: Vec<Lookup>,
-    findings: Vec<Finding>,
-    /// The lookup failed in a way that may clear (SERVFAIL, timeout).
-    transient_failure: bool,
 }
 
 async fn resolve_exchange(
     dns: &impl Dns,
     preference: u16,
-    host: &str,
-    domain: &str,
-    lang: Lang,
-) -> Exchange {
-    let mut exchange = Exchange {
-        host: MxHost {
-            preference,
-            host: host.to_string(),
-            addresses: Vec::new(),
-            implicit: false,
-            cname: None,
-            reverse_dns: Vec::new(),
-        },
-        lookups: Vec::new(),
-        findings: Vec::new(),
-        transient_failure: false,
+    name: &str,
+) -> (MxHost, ExchangeFacts, Vec<Lookup>) {
+    let mut host = MxHost {
+        preference,
+        host: name.to_string(),
+        addresses: Vec::new(),
+        implicit: false,
+        cname: None,
+        reverse_dns: Vec::new(),
     };
-    if looks_like_ip_literal(host) {
-        exchange.findings.push(
-            Finding::of_kind(
-                FindingKind::MxIpLiteral,
-                Severity::Warning,
-                lang,
-                &[("domain", domain), ("host", host)],
-            )
-            .about(host),
-        );
-        return exchange;
+    let mut facts = ExchangeFacts {
+        host: name.to_string(),
+        ip_literal: false,
+        no_address: None,
+    };
+    if looks_like_ip_literal(name) {
+        facts.ip_literal = true;
+        return (host, facts, Vec::new());
     }
     let (a, aaaa) = tokio::join!(
-        dns.query(host, QueryType::A),
-        dns.query(host, QueryType::Aaaa)
+        dns.query(name, QueryType::A),
+        dns.query(name, QueryType::Aaaa)
     );
     for lookup in [&a, &aaaa] {
         for record in lookup.outcome.records() {
             match record {
-                Rdata::A(v4) => exchange.host.addresses.push(IpAddr::V4(*v4)),
-                Rdata::Aaaa(v6) => exchange.host.addresses.push(IpAddr::V6(*v6)),
-                Rdata::Cname { alias, target } if alias == host => {
-                    exchange.host.cname = Some(target.clone());
+                Rdata::A(v4) => host.addresses.push(IpAddr::V4(*v4)),
+                Rdata::Aaaa(v6) => host.addresses.push(IpAddr::V6(*v6)),
+                Rdata::Cname { alias, target } if alias == name => {
+                    host.cname = Some(target.clone());
                 }
                 _ => {}
             }
         }
     }
-    exchange.host.addresses.sort();
-    exchange.host.addresses.dedup();
-    if let Some(target) = exchange.host.cname.clone() {
-        exchange.findings.push(
-            Finding::of_kind(
-                FindingKind::MxCname,
-                Severity::Warning,
-                lang,
-                &[("host", host), ("target", &target)],
-            )
-            .about(host),
-        );
-    }
-    if exchange.host.addresses.is_empty() {
+    host.addresses.sort();
+    host.addresses.dedup();
+    if host.addresses.is_empty() {
         let failed = [&a, &aaaa]
             .into_iter()
             .find(|l| !matches!(l.outcome, Outcome::NxDomain | Outcome::NoData));
-        match failed {
-            Some(lookup) => {
-                exchange.transient_failure = true;
-                let finding = if lookup.outcome.is_resolver_failure() {
-                    resolver_failure(lookup, lang)
-                } else {
-                    Finding::of_kind(
-                        FindingKind::MxLookupFailed,
-                        Severity::Warning,
-                        lang,
-                        &[("host", host), ("outcome", outcome_name(&lookup.outcome))],
-                    )
-                    .about(host)
-                };
-                exchange.findings.push(finding);
-            }
-            None => exchange.findings.push(
-                Finding::of_kind(
-                    FindingKind::MxDangling,
-                    Severity::Warning,
-                    lang,
-                    &[("host", host), ("outcome", outcome_name(&a.outcome))],
-                )
-                .about(host),
-            ),
-        }
-    } else if exchange.host.addresses.iter().all(IpAddr::is_ipv6) {
-        exchange.findings.push(
-            Finding::of_kind(
-                FindingKind::MxIpv6Only,
-                Severity::Info,
-                lang,
-                &[("host", host)],
-            )
-            .about(host),
-        );
+        facts.no_address = Some(match failed {
+            Some(lookup) => AddressLookup::Failed(lookup.clone()),
+            None => AddressLookup::Dangling(a.outcome.clone()),
+        });
     }
-    exchange.lookups.push(a);
-    exchange.lookups.push(aaaa);
-    exchange
-}
-
-/// Address lookups failed, and every failure was the resolver's own (no answer, refused):
-/// the domain's DNS may well be fine, so nothing can be concluded about it.
-fn resolver_to_blame(lookups: &[Lookup]) -> bool {
-    let mut failures = lookups
-        .iter()
-        .filter(|l| matches!(l.query_type, QueryType::A | QueryType::Aaaa))
-        .filter(|l| {
-            !matches!(
-                l.outcome,
-                Outcome::Answer { .. } | Outcome::NxDomain | Outcome::NoData
-            )
-        })
-        .peekable();
-    failures.peek().is_some() && failures.all(|l| l.outcome.is_resolver_failure())
-}
-
-/// Findings about the set of exchanges as a whole.
-fn conclude_hosts(
-    result: &mut MxResolution,
-    domain: &DomainName,
-    transient_failure: bool,
-    lang: Lang,
-) {
-    let usable: Vec<&MxHost> = result
-        .hosts
-        .iter()
-        .filter(|h| !h.addresses.is_empty())
-        .collect();
-    if usable.is_empty() {
-        let severity = if transient_failure {
-            Severity::Transient
-        } else {
-            Severity::Permanent
-        };
-        let (code, enhanced) = if transient_failure {
-            (451, "4.4.3")
-        } else {
-            (550, "5.4.4")
-        };
-        result.findings.push(
-            domain_finding(FindingKind::NoUsableMx, severity, lang, domain)
-                .with_codes(Some(code), Some(enhanced)),
-        );
-        result.incomplete |= transient_failure && resolver_to_blame(&result.lookups);
-    } else if usable
-        .iter()
-        .all(|h| h.addresses.iter().all(IpAddr::is_ipv6))
-    {
-        for finding in &mut result.findings {
-            if finding.kind == FindingKind::MxIpv6Only {
-                finding.severity = Severity::Warning;
-            }
-        }
-    }
+    (host, facts, vec![a, aaaa])
 }
 
 /// Reverse DNS of every address of every exchange, each checked forward (`FCrDNS`).
-pub async fn reverse_dns(
-    dns: &impl Dns,
-    hosts: &[MxHost],
-    lang: Lang,
-) -> (Vec<Vec<ReverseDns>>, Vec<Finding>, Vec<Lookup>) {
+pub async fn reverse_dns(dns: &impl Dns, hosts: &[MxHost]) -> (Vec<Vec<ReverseDns>>, Vec<Lookup>) {
     let per_host = join_all(hosts.iter().map(|host| async move {
         join_all(
             host.addresses
                 .iter()
-                .map(|address| check_address(dns, &host.host, *address, lang)),
+                .map(|address| reverse_of(dns, *address)),
         )
         .await
     }))
     .await;
     let mut all = Vec::new();
-    let mut findings = Vec::new();
     let mut lookups = Vec::new();
     for host in per_host {
         let mut reverse = Vec::new();
-        for (entry, finding, host_lookups) in host {
+        for (entry, host_lookups) in host {
             reverse.push(entry);
-            findings.extend(finding);
             lookups.extend(host_lookups);
         }
         all.push(reverse);
     }
-    (all, findings, lookups)
+    (all, lookups)
 }
 
-async fn check_address(
-    dns: &impl Dns,
-    host: &str,
-    address: IpAddr,
-    lang: Lang,
-) -> (ReverseDns, Option<Finding>, Vec<Lookup>) {
+/// The PTR names of an address, each looked up forward to see whether one comes back to it.
+pub async fn reverse_of(dns: &impl Dns, address: IpAddr) -> (ReverseDns, Vec<Lookup>) {
     let ptr = dns.query(&reverse_name(address), QueryType::Ptr).await;
     let names: Vec<String> = ptr
         .outcome
@@ -481,34 +283,7 @@ async fn check_address(
             _ => false,
         })
     });
-    let address_text = address.to_string();
-    let finding = if names.is_empty() {
-        (!ptr.outcome.is_resolver_failure()).then(|| {
-            Finding::of_kind(
-                FindingKind::PtrMissing,
-                Severity::Info,
-                lang,
-                &[("address", &address_text), ("host", host)],
-            )
-            .about(address_text.clone())
-        })
-    } else if forward_confirmed {
-        None
-    } else {
-        Some(
-            Finding::of_kind(
-                FindingKind::PtrMismatch,
-                Severity::Info,
-                lang,
-                &[
-                    ("address", &address_text),
-                    ("host", host),
-                    ("names", &names.join(", ")),
-                ],
-            )
-            .about(address_text.clone()),
-        )
-    };
+    let lookup_failed = ptr.outcome.is_resolver_failure();
     let mut lookups = vec![ptr];
     lookups.extend(forward);
     (
@@ -516,8 +291,8 @@ async fn check_address(
             address,
             names,
             forward_confirmed,
+            lookup_failed,
         },
-        finding,
         lookups,
     )
 }

@@ -131,18 +131,7 @@ pub struct Complaint {
     pub reported_domain: Option<String>,
 }
 
-/// Why a message could not be read as a bounce.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum BounceError {
-    #[error("{0}: not an e-mail message (no header fields)")]
-    NotAMessage(String),
-    #[error(
-        "{0}: an e-mail message, but not a bounce, a complaint or an auto-reply \
-         (no delivery status, no failure notice): nothing to explain"
-    )]
-    NotABounce(String),
-}
+pub use crate::error::BounceError;
 
 /// Whether `bytes` start like an e-mail message: header fields, at least two of them well
 /// known, before the first blank line (an mbox `From ` line may come first).

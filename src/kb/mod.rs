@@ -236,6 +236,19 @@ pub fn finding_text(kind: FindingKind, lang: Lang) -> &'static FindingText {
         .expect("every finding kind has English text: the kinds are generated from it")
 }
 
+/// The text of a reply signature, in the language or else in English.
+#[must_use]
+pub fn signature_text(id: &str, lang: Lang) -> Option<&'static SignatureText> {
+    let find = |l: Lang| {
+        l.data()
+            .signatures
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, t)| t)
+    };
+    find(lang).or_else(|| find(Lang::En))
+}
+
 /// The headings, labels and templates of a language.
 #[must_use]
 pub fn ui(lang: Lang) -> &'static Ui {

@@ -37,9 +37,13 @@ pub fn comparison(out: &mut dyn Write, comparison: &Comparison, lang: Lang) -> i
     write_pretty(out, &CompareDocument { lang, comparison })
 }
 
-/// One probe report as one line of JSON Lines.
-pub fn report_line(out: &mut dyn Write, report: &crate::report::Report) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, report)?;
+/// One probe report as one line of JSON Lines, its texts in `lang`.
+pub fn report_line(
+    out: &mut dyn Write,
+    report: &crate::report::Report,
+    lang: Lang,
+) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &*super::localize::report(report, lang))?;
     writeln!(out)
 }
 
@@ -52,9 +56,13 @@ pub fn error_line(out: &mut dyn Write, input: &str, error: &str, exit_code: u8) 
     writeln!(out)
 }
 
-/// `smtpdiag blocklist --json`.
-pub fn blocklist(out: &mut dyn Write, report: &crate::probe::BlocklistReport) -> io::Result<()> {
-    write_pretty(out, report)
+/// `smtpdiag blocklist --json`, its texts in `lang`.
+pub fn blocklist(
+    out: &mut dyn Write,
+    report: &crate::probe::BlocklistReport,
+    lang: Lang,
+) -> io::Result<()> {
+    write_pretty(out, &super::localize::blocklist_report(report, lang))
 }
 
 fn write_pretty(out: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {

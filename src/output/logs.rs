@@ -4,7 +4,6 @@
 
 use std::io::{self, Write};
 
-use colored::Colorize;
 use serde::Serialize;
 
 use super::probe::{verdict_line, verdict_word};
@@ -59,6 +58,7 @@ pub fn summary(
     lang: Lang,
     style: TextStyle,
 ) -> io::Result<()> {
+    let probes = &localized(probes, lang);
     let ui = kb::ui(lang);
     let mut w = Writer::new(out, style);
     w.line(&Role::Heading.paint(ui.logs_heading).to_string())?;
@@ -303,7 +303,7 @@ fn now(w: &mut Writer<'_>, ui: &Ui, probes: &[Report]) -> io::Result<()> {
             .filter(|f| f.severity >= Severity::Warning)
             .max_by_key(|f| f.severity);
         if let Some(finding) = worst {
-            w.paragraph(4, &finding.title)?;
+            w.paragraph(4, &finding.text.title)?;
         }
     }
     Ok(())
@@ -323,6 +323,7 @@ pub fn json(
     out: &mut dyn Write,
     summary: &LogSummary,
     probes: &[Report],
+    lang: Lang,
     exit_code: u8,
 ) -> io::Result<()> {
     serde_json::to_writer_pretty(
@@ -330,8 +331,15 @@ pub fn json(
         &Document {
             summary,
             exit_code,
-            probes,
+            probes: &localized(probes, lang),
         },
     )?;
     writeln!(out)
+}
+
+fn localized(probes: &[Report], lang: Lang) -> Vec<Report> {
+    probes
+        .iter()
+        .map(|p| super::localize::report(p, lang).into_owned())
+        .collect()
 }

@@ -3,6 +3,7 @@
 
 pub mod explain;
 pub mod json;
+pub mod localize;
 pub mod logs;
 pub mod nagios;
 mod palette;
@@ -11,7 +12,7 @@ pub mod sender;
 pub mod terminal;
 mod writer;
 
-pub use palette::Role;
+pub use palette::{Painted, Role};
 
 /// `--color`: when to colour the human output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,7 +47,7 @@ pub fn use_color(
 /// How human text is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TextStyle {
-    /// Colour on or off; applied through the `colored` crate's global switch.
+    /// Colour on or off: the writer keeps or drops the palette's marks.
     pub color: bool,
     /// The column at which paragraphs wrap.
     pub width: usize,
@@ -62,7 +63,6 @@ impl TextStyle {
         } else {
             80
         };
-        colored::control::set_override(color);
         TextStyle { color, width }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 
+use super::localize;
 use super::probe::verdict_line;
 use super::terminal::printable;
 use crate::kb::{self, Lang};
@@ -19,6 +20,7 @@ fn status_word(verdict: Verdict) -> &'static str {
 
 /// `SMTPDIAG CRITICAL - mail to x: permanently failing: <worst finding> | dns=0.012s;;;0 ...`
 pub fn line(out: &mut dyn Write, report: &Report, lang: Lang) -> io::Result<()> {
+    let report = &*localize::report(report, lang);
     let ui = kb::ui(lang);
     let mut text = verdict_line(ui, &report.domain, report.verdict);
     if let Some(worst) = report
@@ -28,7 +30,7 @@ pub fn line(out: &mut dyn Write, report: &Report, lang: Lang) -> io::Result<()> 
         .max_by_key(|f| f.severity)
     {
         text.push_str(": ");
-        text.push_str(&worst.title);
+        text.push_str(&worst.text.title);
     }
     // A plugin line is one line, and `|` starts the performance data.
     let text = printable(&text).replace('|', "/");

@@ -4,8 +4,7 @@
 
 use std::io::{self, Write};
 
-use colored::Colorize;
-
+use super::localize;
 use super::terminal::printable;
 use super::writer::Writer;
 use super::{Role, TextStyle};
@@ -80,6 +79,7 @@ pub fn report(
     style: TextStyle,
     detail: Detail,
 ) -> io::Result<()> {
+    let report = &*localize::report(report, lang);
     let ui = kb::ui(lang);
     let mut w = Writer::new(out, style);
     let verdict = verdict_line(ui, &report.domain, report.verdict);
@@ -321,7 +321,10 @@ fn session_lines(
         .filter(|_| session.outcome != SessionOutcome::GreetingRejected)
     {
         outcome.push(' ');
-        outcome.push_str(&fill(ui.label_at_stage, &[("stage", stage.label(lang))]));
+        outcome.push_str(&fill(
+            ui.label_at_stage,
+            &[("stage", localize::stage_label(stage, lang))],
+        ));
     }
     let target = match session.address {
         std::net::IpAddr::V4(a) => format!("{a}:{}", session.port),
@@ -370,7 +373,7 @@ fn session_lines(
     }
     if detail.transcript {
         for step in &session.steps {
-            transcript_step(w, step)?;
+            transcript_step(w, step, lang)?;
         }
     } else if let Some(step) = session
         .steps
@@ -410,16 +413,17 @@ fn reply_lines(reply: &crate::reply::Reply) -> Vec<String> {
 }
 
 /// A step as swaks shows it: `->` sent, `<-` received, `~>` / `<~` inside TLS.
-fn transcript_step(w: &mut Writer<'_>, step: &Step) -> io::Result<()> {
+fn transcript_step(w: &mut Writer<'_>, step: &Step, lang: Lang) -> io::Result<()> {
+    let ui = kb::ui(lang);
     let (send, receive) = if step.tls { ("~>", "<~") } else { ("->", "<-") };
     let time = Role::Dim
-        .paint(&format!("{} ms", ms(step.duration)))
+        .paint(&fill(ui.label_took, &[("ms", &ms(step.duration))]))
         .to_string();
     match step.stage {
-        Stage::Connect => w.line(&format!("    {} connect  {time}", Role::Dim.paint("=="))),
-        Stage::TlsHandshake => w.line(&format!(
-            "    {} TLS handshake  {time}",
-            Role::Dim.paint("==")
+        Stage::Connect | Stage::TlsHandshake => w.line(&format!(
+            "    {} {}  {time}",
+            Role::Dim.paint("=="),
+            localize::stage_label(step.stage, lang)
         )),
         _ => {
             if let Some(command) = &step.command {
@@ -452,7 +456,7 @@ fn transcript_step(w: &mut Writer<'_>, step: &Step) -> io::Result<()> {
         w.line(&format!(
             "    {} {}",
             Role::Warn.paint("!!"),
-            printable(&error.to_string())
+            printable(&localize::step_error(error, lang))
         ))?;
     }
     Ok(())
@@ -484,12 +488,12 @@ fn findings(w: &mut Writer<'_>, ui: &Ui, all: &[Finding], detail: Detail) -> io:
         w.line(&format!(
             "  {} {codes}{}",
             role.paint(&format!("[{label}]")),
-            Role::Heading.paint(&printable(&finding.title))
+            Role::Heading.paint(&printable(&finding.text.title))
         ))?;
         let full = detail.transcript || finding.severity >= Severity::Warning;
         if full {
-            w.paragraph(4, &finding.explanation)?;
-            w.paragraph(4, &fill(ui.fix_line, &[("fix", &finding.fix)]))?;
+            w.paragraph(4, &finding.text.explanation)?;
+            w.paragraph(4, &fill(ui.fix_line, &[("fix", &finding.text.fix)]))?;
         }
     }
     Ok(())
@@ -503,6 +507,7 @@ pub fn blocklist_report(
     style: TextStyle,
     detail: Detail,
 ) -> io::Result<()> {
+    let report = &localize::blocklist_report(report, lang);
     let ui = kb::ui(lang);
     let mut w = Writer::new(out, style);
     w.line(&Role::Label.paint(ui.heading_blocklists).to_string())?;

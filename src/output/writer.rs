@@ -2,10 +2,14 @@
 
 use std::io::{self, Write};
 
+use std::borrow::Cow;
+
+use super::palette::unpainted;
 use super::terminal::printable;
 use super::{Role, TextStyle};
 
-/// Writes wrapped, indented paragraphs.
+/// Writes wrapped, indented paragraphs, with the palette's marks when the style has colour
+/// and without them otherwise.
 pub(crate) struct Writer<'a> {
     out: &'a mut dyn Write,
     style: TextStyle,
@@ -17,7 +21,16 @@ impl<'a> Writer<'a> {
     }
 
     pub(crate) fn line(&mut self, text: &str) -> io::Result<()> {
+        let text = self.shown(text);
         writeln!(self.out, "{text}")
+    }
+
+    fn shown<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        if self.style.color {
+            Cow::Borrowed(text)
+        } else {
+            unpainted(text)
+        }
     }
 
     pub(crate) fn blank(&mut self) -> io::Result<()> {
@@ -51,12 +64,8 @@ impl<'a> Writer<'a> {
 
     /// A heading, then its text indented under it.
     pub(crate) fn section(&mut self, indent: usize, heading: &str, text: &str) -> io::Result<()> {
-        writeln!(
-            self.out,
-            "{}{}",
-            " ".repeat(indent),
-            Role::Label.paint(heading)
-        )?;
+        let heading = format!("{}{}", " ".repeat(indent), Role::Label.paint(heading));
+        self.line(&heading)?;
         self.paragraph(indent + 2, text)
     }
 }

@@ -1,4 +1,9 @@
-//! Facts about a sender's published policies: SPF, DMARC and DKIM records, what was asked
-//! and what came back. Nothing here judges; `assess` turns these facts into findings.
+//! Facts about the policies a domain publishes for the mail sent to it and by it: the
+//! transport security policies (DANE, MTA-STS, TLS-RPT) and the sender's authentication
+//! (SPF, DMARC, DKIM). Parsers, matchers and the lookups of the sender's records; the
+//! findings they lead to live in `assess`.
 
+pub mod dane;
+pub mod mta_sts;
 pub mod spf;
+pub mod tls_rpt;

@@ -40,6 +40,54 @@ pub enum Stage {
     Any,
 }
 
+impl Stage {
+    /// Every stage, in dialogue order.
+    pub const ALL: [Stage; 14] = [
+        Stage::Connect,
+        Stage::Greeting,
+        Stage::Ehlo,
+        Stage::Helo,
+        Stage::StartTls,
+        Stage::TlsHandshake,
+        Stage::Auth,
+        Stage::MailFrom,
+        Stage::RcptTo,
+        Stage::Data,
+        Stage::EndOfData,
+        Stage::Rset,
+        Stage::Quit,
+        Stage::Any,
+    ];
+
+    /// The name used in the transcript, in error texts and in finding parameters:
+    /// protocol words as they are.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Connect => "connect",
+            Stage::Greeting => "greeting",
+            Stage::Ehlo => "EHLO",
+            Stage::Helo => "HELO",
+            Stage::StartTls => "STARTTLS",
+            Stage::TlsHandshake => "TLS handshake",
+            Stage::MailFrom => "MAIL FROM",
+            Stage::RcptTo => "RCPT TO",
+            Stage::Rset => "RSET",
+            Stage::Quit => "QUIT",
+            Stage::Auth => "AUTH",
+            Stage::Data => "DATA",
+            Stage::EndOfData => "end of data",
+            Stage::Any => "any",
+        }
+    }
+
+    /// The stage of a [`Stage::name`].
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
 /// A three-digit SMTP reply code such as 421: first digit 2–5. RFC 5321 §4.2.1 only defines
 /// second digits 0–5, but a server may send any digit there, so any is accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -3,7 +3,6 @@
 //! message could be sent. Every reply is recorded; a negative reply is a result, not an
 //! error.
 
-mod assess;
 pub mod reader;
 mod session;
 pub mod tls;
@@ -15,13 +14,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use assess::{Assessment, assess};
 pub use session::{dialogue, probe_hosts};
 pub use tls::{TlsInfo, TlsProblem, TrustAnchors};
 
 use crate::reply::Reply;
 pub use crate::reply::Stage;
-use crate::report::serialize_ms;
+use crate::timing::serialize_ms;
 
 /// The commands the probe can send. There is no DATA, BDAT or anything that carries a
 /// message: the probe cannot send mail, whatever the code around it does.
@@ -64,41 +62,6 @@ impl Command {
             Command::RcptTo(_) => Stage::RcptTo,
             Command::Rset => Stage::Rset,
             Command::Quit => Stage::Quit,
-        }
-    }
-}
-
-impl Stage {
-    /// The name a reader sees: protocol words as they are, the rest in the language.
-    #[must_use]
-    pub fn label(self, lang: crate::kb::Lang) -> &'static str {
-        let ui = crate::kb::ui(lang);
-        match self {
-            Stage::Connect => ui.smtp_stage_connect,
-            Stage::Greeting => ui.smtp_stage_greeting,
-            Stage::TlsHandshake => ui.smtp_stage_tls_handshake,
-            other => other.name(),
-        }
-    }
-
-    /// The name used in the transcript and in error texts.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::Connect => "connect",
-            Stage::Greeting => "greeting",
-            Stage::Ehlo => "EHLO",
-            Stage::Helo => "HELO",
-            Stage::StartTls => "STARTTLS",
-            Stage::TlsHandshake => "TLS handshake",
-            Stage::MailFrom => "MAIL FROM",
-            Stage::RcptTo => "RCPT TO",
-            Stage::Rset => "RSET",
-            Stage::Quit => "QUIT",
-            Stage::Auth => "AUTH",
-            Stage::Data => "DATA",
-            Stage::EndOfData => "end of data",
-            Stage::Any => "any",
         }
     }
 }
@@ -190,6 +153,43 @@ pub enum StepError {
         "the server sent {bytes} bytes after its 220 reply to STARTTLS, before the handshake; they were discarded"
     )]
     TlsInjected { bytes: usize },
+}
+
+impl StepError {
+    /// A stable name for the kind of error, for finding parameters and translated texts.
+    #[must_use]
+    pub fn key(&self) -> &'static str {
+        match self {
+            StepError::Connect(_) => "connect",
+            StepError::ConnectTimeout { .. } => "connect-timeout",
+            StepError::Timeout { overall: false, .. } => "timeout",
+            StepError::Timeout { overall: true, .. } => "deadline",
+            StepError::CommandInjection => "command-injection",
+            StepError::Send(_) => "send",
+            StepError::Read(_) => "read",
+            StepError::TlsSetup(_) => "tls-setup",
+            StepError::TlsHandshake(_) => "tls-handshake",
+            StepError::TlsInjected { .. } => "tls-injected",
+        }
+    }
+
+    /// What the error carries besides its kind: the limit in seconds, the byte count, or
+    /// the words of the system, the TLS library or the reply reader.
+    #[must_use]
+    pub fn detail(&self) -> String {
+        match self {
+            StepError::ConnectTimeout { limit } | StepError::Timeout { limit, .. } => {
+                format!("{:.1}", limit.as_secs_f64())
+            }
+            StepError::TlsInjected { bytes } => bytes.to_string(),
+            StepError::CommandInjection => String::new(),
+            StepError::Connect(reason)
+            | StepError::Send(reason)
+            | StepError::Read(reason)
+            | StepError::TlsSetup(reason)
+            | StepError::TlsHandshake(reason) => reason.clone(),
+        }
+    }
 }
 
 fn timeout_text(limit: Duration, overall: bool) -> String {

@@ -16,8 +16,8 @@ use tokio_rustls::client::TlsStream;
 use super::reader::{ReadError, ReplyReader, WireReply};
 use super::tls::{self, Handshake};
 use super::{Command, Session, SessionOutcome, SmtpSettings, Stage, Step, StepError};
+use crate::dns::mx::MxHost;
 use crate::reply::{Reply, ReplyClass};
-use crate::report::MxHost;
 
 /// The connection, plain or after STARTTLS.
 enum Stream {
