@@ -90,6 +90,25 @@ pub struct LogsProbe {
     pub concurrency: usize,
 }
 
+/// What `smtpdiag sender` checks, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderConfig {
+    /// The local part of the envelope sender, when an address was given (`%{l}` of SPF).
+    pub local_part: Option<String>,
+    /// The sender's domain, as given (ASCII; may be malformed for SPF, which then says
+    /// "none").
+    pub domain: String,
+    /// The addresses mail leaves from.
+    pub addresses: Vec<IpAddr>,
+    /// The name the sending server gives in EHLO.
+    pub helo: Option<String>,
+    /// DKIM selectors to check.
+    pub selectors: Vec<String>,
+    pub resolver: ResolverSettings,
+    /// Blocklists to check the addresses against (none with `--no-dnsbl`).
+    pub lists: Vec<Blocklist>,
+}
+
 /// What to do.
 #[derive(Debug, Clone)]
 pub enum Task {
@@ -97,7 +116,7 @@ pub enum Task {
     Explain(Vec<ExplainInput>),
     Compare(Code, Code),
     Probe(Box<ProbeConfig>),
-    Sender(Box<crate::sender::SenderConfig>),
+    Sender(Box<SenderConfig>),
     Blocklist {
         addresses: Vec<IpAddr>,
         resolver: ResolverSettings,
@@ -412,7 +431,7 @@ fn sender_name(flag: &str, value: &str) -> Result<String, Error> {
         .map_err(|e| usage(format!("{flag} {value:?}: {e}")))
 }
 
-fn sender_config(args: &SenderArgs) -> Result<crate::sender::SenderConfig, Error> {
+fn sender_config(args: &SenderArgs) -> Result<SenderConfig, Error> {
     let given = args.sender.trim();
     let (local_part, domain) = match given.rsplit_once('@') {
         Some((local, domain)) => {
@@ -449,7 +468,7 @@ fn sender_config(args: &SenderArgs) -> Result<crate::sender::SenderConfig, Error
             selectors.push(selector);
         }
     }
-    Ok(crate::sender::SenderConfig {
+    Ok(SenderConfig {
         local_part,
         domain,
         addresses,

@@ -1,58 +1,21 @@
-//! `smtpdiag sender`: the sending side of mail. SPF, DMARC, DKIM, reverse DNS and
-//! blocklists of a domain and its sending addresses, checked at the same time where they
-//! do not depend on each other, gathered in one [`SenderReport`].
+//! `smtpdiag sender`: the sending side of mail. SPF, DMARC, DKIM, reverse DNS, the HELO
+//! name and blocklists of a domain and its sending addresses, all asked at the same time
+//! (none depends on another), gathered in one [`SenderReport`] with its findings and the
+//! checklist of the big receivers' requirements.
 
-use std::io::{self, Write};
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use futures_util::future::join_all;
 
-use crate::config::Format;
+use crate::assess::sender as assess;
+use crate::config::SenderConfig;
+use crate::dns::reverse::{helo_check, reverse};
 use crate::dns::{HickoryDns, ResolverSettings};
-use crate::dnsbl::Blocklist;
-use crate::error::Error;
-use crate::exit::ExitStatus;
+use crate::dnsbl::{self, DnsblCheck};
 use crate::kb::Lang;
-use crate::output::TextStyle;
-use crate::policy::spf::{self, SpfCheck, SpfVerdict};
-use crate::report::{Verdict, serialize_ms};
-
-/// What `smtpdiag sender` checks, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SenderConfig {
-    /// The local part of the envelope sender, when an address was given (`%{l}` of SPF).
-    pub local_part: Option<String>,
-    /// The sender's domain, as given (ASCII; may be malformed for SPF, which then says
-    /// "none").
-    pub domain: String,
-    /// The addresses mail leaves from.
-    pub addresses: Vec<IpAddr>,
-    /// The name the sending server gives in EHLO.
-    pub helo: Option<String>,
-    /// DKIM selectors to check.
-    pub selectors: Vec<String>,
-    pub resolver: ResolverSettings,
-    /// Blocklists to check the addresses against (none with `--no-dnsbl`).
-    pub lists: Vec<Blocklist>,
-}
-
-/// Everything `smtpdiag sender` found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SenderReport {
-    pub domain: String,
-    /// The envelope sender, when an address was given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sender: Option<String>,
-    pub addresses: Vec<IpAddr>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub helo: Option<String>,
-    pub spf: SpfCheck,
-    pub verdict: Verdict,
-    pub exit_code: u8,
-    #[serde(serialize_with = "serialize_ms", rename = "duration_ms")]
-    pub duration: Duration,
-}
+use crate::policy::{dkim, dmarc, spf};
+use crate::report::Verdict;
+use crate::sender_report::SenderReport;
 
 /// How long one SPF evaluation may take in all: every lookup may time out once, and
 /// there are at most a few dozen of them (10 terms, 10 names each for mx and ptr).
@@ -61,63 +24,75 @@ fn evaluation_limit(resolver: &ResolverSettings) -> Duration {
     (resolver.timeout * attempts) * 4 + Duration::from_secs(2)
 }
 
-/// Runs every check of the sender.
+/// Runs every check of the sender, at the same time.
 pub async fn check(dns: &HickoryDns, config: &SenderConfig) -> SenderReport {
     let started = Instant::now();
-    let spf = spf::check(
-        dns,
-        config.local_part.as_deref(),
-        &config.domain,
-        config.helo.as_deref(),
-        &config.addresses,
-        evaluation_limit(&config.resolver),
-    )
-    .await;
-    let verdict = verdict_of(&spf);
-    SenderReport {
+    let (spf, dmarc, dkim, reverse, helo, dnsbl) = tokio::join!(
+        spf::check(
+            dns,
+            config.local_part.as_deref(),
+            &config.domain,
+            config.helo.as_deref(),
+            &config.addresses,
+            evaluation_limit(&config.resolver),
+        ),
+        dmarc::check(dns, &config.domain),
+        dkim::check(dns, &config.domain, &config.selectors),
+        join_all(config.addresses.iter().map(|a| reverse(dns, *a))),
+        async {
+            match &config.helo {
+                Some(name) => Some(helo_check(dns, name, &config.addresses).await),
+                None => None,
+            }
+        },
+        async {
+            if config.lists.is_empty() {
+                DnsblCheck::default()
+            } else {
+                dnsbl::check(dns, &config.addresses, &config.lists).await
+            }
+        },
+    );
+    let mut lookups = Vec::new();
+    let reverse_dns = reverse
+        .into_iter()
+        .map(|(r, l)| {
+            lookups.extend(l);
+            r
+        })
+        .collect();
+    let helo = helo.map(|(h, l)| {
+        lookups.extend(l);
+        h
+    });
+    lookups.extend(dnsbl.lookups.iter().cloned());
+    let mut report = SenderReport {
         domain: config.domain.clone(),
         sender: config
             .local_part
             .as_ref()
             .map(|l| format!("{l}@{}", config.domain)),
         addresses: config.addresses.clone(),
-        helo: config.helo.clone(),
+        verdict: Verdict::Ok,
+        exit_code: 0,
         spf,
-        verdict,
-        exit_code: verdict.exit_status().code(),
-        duration: started.elapsed(),
-    }
-}
-
-fn verdict_of(spf: &SpfCheck) -> Verdict {
-    let results = || spf.evaluations.iter().map(|e| e.result);
-    if results().any(|r| matches!(r, SpfVerdict::Fail | SpfVerdict::Permerror)) {
-        Verdict::Permanent
-    } else if results().any(|r| r == SpfVerdict::Temperror) {
-        Verdict::Transient
-    } else {
-        Verdict::Ok
-    }
-}
-
-/// Checks the sender and writes the report: the whole of `smtpdiag sender` but for flag
-/// parsing.
-pub async fn run(
-    config: &SenderConfig,
-    format: Format,
-    lang: Lang,
-    style: TextStyle,
-    out: &mut dyn Write,
-) -> Result<ExitStatus, Error> {
-    let dns = HickoryDns::new(&config.resolver)?;
-    let report = check(&dns, config).await;
-    let written = match format {
-        Format::Json => crate::output::sender::json(out, &report),
-        _ => crate::output::sender::text(out, &report, lang, style),
+        dmarc,
+        dkim,
+        reverse_dns,
+        helo,
+        dnsbl: dnsbl.results.clone(),
+        dnsbl_lists: dnsbl.health.clone(),
+        requirements: Vec::new(),
+        findings: Vec::new(),
+        lookups,
+        duration: Duration::ZERO,
+        lang: Lang::En,
     };
-    match written {
-        Ok(()) => Ok(report.verdict.exit_status()),
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(report.verdict.exit_status()),
-        Err(e) => Err(Error::Output(e)),
-    }
+    let assessment = assess::assess(&report, &dnsbl, &config.lists, !config.selectors.is_empty());
+    report.findings = assessment.findings;
+    report.requirements = assessment.requirements;
+    report.verdict = crate::report::Report::verdict_of(&report.findings, assessment.incomplete);
+    report.exit_code = report.verdict.exit_status().code();
+    report.duration = started.elapsed();
+    report
 }

@@ -8,6 +8,7 @@
 
 pub mod dns;
 pub mod dnsbl;
+pub mod sender;
 pub mod smtp;
 pub mod tls;
 

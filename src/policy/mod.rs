@@ -4,6 +4,8 @@
 //! findings they lead to live in `assess`.
 
 pub mod dane;
+pub mod dkim;
+pub mod dmarc;
 pub mod mta_sts;
 pub mod spf;
 pub mod tls_rpt;

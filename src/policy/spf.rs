@@ -96,8 +96,12 @@ pub struct ChainStep {
     /// The term (`include:_spf.example.net`, `-all`, `redirect=...`), empty when the
     /// record itself was the problem.
     pub term: String,
-    /// What happened: `match`, `redirect`, `default`, or the error.
-    pub outcome: String,
+    /// What happened, as a key: `match`, `error`, `redirect`, `default`, `no-record`,
+    /// `several-records`, `invalid-record` or `lookup-error`.
+    pub outcome: &'static str,
+    /// The error or the result behind the outcome, as the evaluator words it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// `check_host()` of one address.
@@ -341,7 +345,13 @@ struct Frame {
 }
 
 impl ChainWalk {
-    fn decide(&mut self, term: Option<String>, outcome: impl Into<String>, nested: bool) {
+    fn decide(
+        &mut self,
+        term: Option<String>,
+        outcome: &'static str,
+        detail: Option<String>,
+        nested: bool,
+    ) {
         let child = if nested {
             std::mem::take(&mut self.child)
         } else {
@@ -351,7 +361,8 @@ impl ChainWalk {
             let step = ChainStep {
                 domain: frame.domain.clone(),
                 term: term.unwrap_or_else(|| frame.term.clone()),
-                outcome: outcome.into(),
+                outcome,
+                detail,
             };
             frame.decided = std::iter::once(step).chain(child).collect();
         }
@@ -380,27 +391,28 @@ impl ChainWalk {
                 }
                 self.child.clear();
             }
-            Tracepoint::MechanismMatch => self.decide(None, "match", true),
+            Tracepoint::MechanismMatch => self.decide(None, "match", None, true),
             Tracepoint::MechanismErrorResult(error, result) => {
-                self.decide(None, format!("{error}: {result}"), true);
+                self.decide(None, "error", Some(format!("{error}: {result}")), true);
             }
             Tracepoint::RedirectResult(result) => {
-                self.decide(None, format!("redirect: {result}"), true);
+                self.decide(None, "redirect", Some(result.to_string()), true);
             }
-            Tracepoint::NeutralResult => self.decide(
-                Some(String::new()),
-                "no term matched: neutral by default",
-                false,
-            ),
-            Tracepoint::NoSpfRecord => self.decide(Some(String::new()), "no SPF record", false),
+            Tracepoint::NeutralResult => self.decide(Some(String::new()), "default", None, false),
+            Tracepoint::NoSpfRecord => self.decide(Some(String::new()), "no-record", None, false),
             Tracepoint::MultipleSpfRecords(_) => {
-                self.decide(Some(String::new()), "more than one SPF record", false);
+                self.decide(Some(String::new()), "several-records", None, false);
             }
             Tracepoint::InvalidSpfRecordSyntax(_) => {
-                self.decide(Some(String::new()), "invalid SPF record", false);
+                self.decide(Some(String::new()), "invalid-record", None, false);
             }
             Tracepoint::SpfRecordLookupError(error) => {
-                self.decide(Some(String::new()), error.to_string(), false);
+                self.decide(
+                    Some(String::new()),
+                    "lookup-error",
+                    Some(error.to_string()),
+                    false,
+                );
             }
             _ => {}
         }
