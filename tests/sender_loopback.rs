@@ -466,3 +466,50 @@ fn explain_of_an_authentication_refusal_points_at_smtpdiag_sender() {
         );
     }
 }
+
+/// The checks of a domain run at the same time: with every answer 200 ms away, the report
+/// takes about as long as its longest chain of dependent lookups (an SPF include: the
+/// record, then the included record; reverse DNS: the PTR, then its A record), not the
+/// sum of all its lookups (a dozen here).
+#[test]
+fn all_checks_take_the_time_of_the_longest_chain() {
+    const DELAY_MS: f64 = 200.0;
+    let mut zone = base_zone();
+    zone.add("inc.test", txt("v=spf1 include:_spf.provider.test -all"))
+        .add("_spf.provider.test", txt("v=spf1 ip4:192.0.2.0/24 -all"))
+        .add(
+            "s2048._domainkey.inc.test",
+            txt(&format!("v=DKIM1; p={}", KEY_2048.trim())),
+        )
+        .add("_dmarc.inc.test", txt("v=DMARC1; p=none"))
+        .delay(std::time::Duration::from_millis(200));
+    let (report, code) = run(
+        zone,
+        &[
+            "inc.test",
+            "--ip",
+            "192.0.2.10",
+            "--helo",
+            "mail.good.test",
+            "--dkim-selector",
+            "s2048",
+        ],
+    );
+    assert_eq!(code, 0, "{}", report["findings"]);
+    let lookups = report["lookups"].as_array().unwrap().len()
+        + report["spf"]["evaluations"][0]["lookups"]
+            .as_array()
+            .unwrap()
+            .len()
+        + report["dmarc"]["lookups"].as_array().unwrap().len()
+        + report["dkim"].as_array().unwrap().len()
+        + 1;
+    let took = report["duration_ms"].as_f64().unwrap();
+    eprintln!("{lookups} lookups, {took:.0} ms at {DELAY_MS} ms each");
+    assert!(lookups >= 8, "{lookups}");
+    assert!(took >= 2.0 * DELAY_MS, "{took} ms");
+    assert!(
+        took < 3.5 * DELAY_MS,
+        "{took} ms: the checks did not overlap"
+    );
+}

@@ -12,6 +12,7 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NULL, PTR, TXT};
@@ -56,6 +57,8 @@ pub struct Zone {
     silent_names: HashSet<String>,
     /// Single types of a name that time out.
     silent_types: HashSet<(String, RecordType)>,
+    /// How long every answer is held back, like a distant authoritative server.
+    delay: Duration,
 }
 
 fn key(name: &str) -> String {
@@ -83,6 +86,13 @@ impl Zone {
     /// Every query for the name times out, except for the types it has records of.
     pub fn time_out(&mut self, name: &str) -> &mut Zone {
         self.silent_names.insert(key(name));
+        self
+    }
+
+    /// Holds every answer back this long (each query on its own, so that queries sent
+    /// at the same time are answered at the same time).
+    pub fn delay(&mut self, delay: Duration) -> &mut Zone {
+        self.delay = delay;
         self
     }
 
@@ -258,8 +268,16 @@ impl ZoneServer {
             let mut buffer = [0u8; 4096];
             while let Ok((len, peer)) = udp.recv_from(&mut buffer) {
                 let zone = shared.lock().unwrap().clone();
-                if let Some(wire) = respond(&zone, &buffer[..len], true) {
+                let Some(wire) = respond(&zone, &buffer[..len], true) else {
+                    continue;
+                };
+                if zone.delay.is_zero() {
                     let _ = udp.send_to(&wire, peer);
+                } else if let Ok(socket) = udp.try_clone() {
+                    thread::spawn(move || {
+                        thread::sleep(zone.delay);
+                        let _ = socket.send_to(&wire, peer);
+                    });
                 }
             }
         });
@@ -296,6 +314,7 @@ fn serve_tcp(mut stream: TcpStream, zone: &Mutex<Zone>) {
             return;
         }
         let zone = zone.lock().unwrap().clone();
+        thread::sleep(zone.delay);
         if let Some(wire) = respond(&zone, &request, false) {
             let mut framed = (wire.len() as u16).to_be_bytes().to_vec();
             framed.extend(wire);
