@@ -1,182 +1,29 @@
 //! Turns the knowledge base under `kb/` into Rust tables embedded in the binary.
 //!
 //! Parsing the TOML at run time would cost milliseconds on every `smtpdiag explain`; doing it
-//! here costs nothing at run time and turns a malformed data file into a build error that
-//! names the file. Completeness (every field of every entry in every language) is left to
-//! `cargo test`, so a translator with a half-done language can still build and see the rest.
+//! here costs nothing at run time. The shape of the files is `src/kb/schema.rs`, shared with
+//! the library and `tests/kb.rs`; this script fails only on data it cannot turn into Rust at
+//! all (a file that does not follow the schema, a key that is not a code, a pattern that
+//! does not parse), with a message that names the file. Whether the data is right —
+//! complete in every language, unique keys, references that resolve, signatures that match
+//! their examples — is `cargo test --test kb`'s job, so a translator with a half-done
+//! language can still build and see the rest.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-const REFERENCE_LANG: &str = "en";
+#[allow(dead_code)]
+#[path = "src/kb/schema.rs"]
+mod schema;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CodesFile {
-    basic: Vec<BasicFacts>,
-    enhanced: Vec<EnhancedFacts>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BasicFacts {
-    code: u16,
-    rfc: Vec<String>,
-    stages: Vec<String>,
-    #[serde(default)]
-    closes: bool,
-    side: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EnhancedFacts {
-    code: String,
-    classes: Vec<u8>,
-    basic: Vec<u16>,
-    rfc: Vec<String>,
-    side: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct SignaturesFile {
-    #[serde(default)]
-    signature: Vec<SignatureFacts>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SignatureFacts {
-    id: String,
-    provider: String,
-    kind: String,
-    cause: String,
-    pattern: String,
-    #[serde(default)]
-    url: Option<String>,
-    examples: Vec<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct CausesFile {
-    #[serde(default)]
-    cause: Vec<CauseFacts>,
-    #[serde(default)]
-    rule: Vec<CauseRule>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CauseFacts {
-    id: String,
-    #[serde(default)]
-    parent: Option<String>,
-    #[serde(default)]
-    codes: Vec<String>,
-    #[serde(default)]
-    fallback: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CauseRule {
-    cause: String,
-    strength: String,
-    words: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct CodeText {
-    #[serde(default)]
-    title: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    when: String,
-    #[serde(default)]
-    fix: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ClassText {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    when: String,
-    #[serde(default)]
-    fix: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ClassesFile {
-    #[serde(default)]
-    basic_class: BTreeMap<String, ClassText>,
-    #[serde(default)]
-    basic_category: BTreeMap<String, ClassText>,
-    #[serde(default)]
-    enhanced_class: BTreeMap<String, ClassText>,
-    #[serde(default)]
-    enhanced_subject: BTreeMap<String, ClassText>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct BlocklistsFile {
-    #[serde(default)]
-    list: Vec<BlocklistFacts>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BlocklistFacts {
-    zone: String,
-    name: String,
-    ipv6: bool,
-    lookup: String,
-    answers: Vec<std::net::Ipv4Addr>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct BlocklistText {
-    #[serde(default)]
-    delist: String,
-    #[serde(default)]
-    answers: BTreeMap<String, String>,
-}
-
-#[derive(Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-struct FindingText {
-    #[serde(default)]
-    title: String,
-    #[serde(default)]
-    explanation: String,
-    #[serde(default)]
-    fix: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct SignatureText {
-    #[serde(default)]
-    title: String,
-    #[serde(default)]
-    cause: String,
-    #[serde(default)]
-    fix: String,
-}
+use schema::{
+    BlocklistTextsFile, BlocklistsFile, CausesFile, ClassesFile, CodeText, CodesFile,
+    ExplainedTextsFile, REFERENCE_LANG, SignatureTextsFile, SignaturesFile, Strength, UiFile,
+};
 
 fn main() {
     let kb = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("kb");
@@ -184,75 +31,32 @@ fn main() {
 
     let codes: CodesFile = parse(&kb.join("codes.toml"));
     let signatures: SignaturesFile = parse_optional(&kb.join("signatures.toml"));
-    let basic_keys: BTreeSet<String> = codes.basic.iter().map(|b| b.code.to_string()).collect();
-    let enhanced_keys: BTreeSet<String> = codes.enhanced.iter().map(|e| e.code.clone()).collect();
-    let signature_ids: BTreeSet<&str> =
-        signatures.signature.iter().map(|s| s.id.as_str()).collect();
     let blocklists: BlocklistsFile = parse_optional(&kb.join("dnsbl.toml"));
     let causes: CausesFile = parse(&kb.join("causes.toml"));
-    let cause_ids: BTreeSet<&str> = causes.cause.iter().map(|c| c.id.as_str()).collect();
 
     let langs = languages(&kb);
     let mut out = String::new();
     out.push_str("// @generated by build.rs from kb/. Edit the TOML files, not this.\n\n");
     emit_lang_enum(&mut out, &langs);
     emit_facts(&mut out, &codes);
-    emit_signatures(&mut out, &signatures, &cause_ids);
-    emit_causes(&mut out, &causes, &cause_ids);
+    emit_signatures(&mut out, &signatures);
+    emit_causes(&mut out, &causes);
     emit_blocklists(&mut out, &blocklists);
 
     let reference_ui = ui_strings(&kb.join(REFERENCE_LANG));
     emit_ui_struct(&mut out, &reference_ui);
-    let reference_findings: BTreeMap<String, FindingText> =
+    let reference_findings: ExplainedTextsFile =
         parse(&kb.join(REFERENCE_LANG).join("findings.toml"));
     emit_finding_kinds(&mut out, &reference_findings);
     let mut ui_missing = Vec::new();
     for lang in &langs {
         let dir = kb.join(lang);
-        let texts = code_texts(&dir, &basic_keys, &enhanced_keys);
-        let classes: ClassesFile = parse_optional(&dir.join("classes.toml"));
-        let sig_texts: BTreeMap<String, SignatureText> =
-            parse_optional(&dir.join("signatures.toml"));
-        for id in sig_texts.keys() {
-            assert!(
-                signature_ids.contains(id.as_str()),
-                "{}: text for unknown signature id {id:?}",
-                dir.join("signatures.toml").display()
-            );
-        }
-        let findings: BTreeMap<String, FindingText> = parse_optional(&dir.join("findings.toml"));
-        // Causes have the shape of findings: a title, an explanation and a fix.
-        let cause_texts: BTreeMap<String, FindingText> = parse_optional(&dir.join("causes.toml"));
-        for id in cause_texts.keys() {
-            assert!(
-                cause_ids.contains(id.as_str()),
-                "kb/{lang}/causes.toml: {id:?} is not a cause of kb/causes.toml"
-            );
-        }
-        let dnsbl: BTreeMap<String, BlocklistText> = parse_optional(&dir.join("dnsbl.toml"));
-        for zone in dnsbl.keys() {
-            assert!(
-                blocklists.list.iter().any(|l| &l.zone == zone),
-                "kb/{lang}/dnsbl.toml: {zone:?} is not a list of kb/dnsbl.toml"
-            );
-        }
-        for kind in findings.keys() {
-            assert!(
-                reference_findings.contains_key(kind),
-                "kb/{lang}/findings.toml: {kind:?} is not in kb/{REFERENCE_LANG}/findings.toml"
-            );
-        }
         let ui = if lang == REFERENCE_LANG {
             reference_ui.clone()
         } else {
             ui_strings(&dir)
         };
-        for key in ui.keys() {
-            assert!(
-                reference_ui.contains_key(key),
-                "kb/{lang}/ui.toml: {key:?} is not in kb/{REFERENCE_LANG}/ui.toml"
-            );
-        }
+        // A key the reference lacks has no field to go in: `tests/kb.rs` names it.
         for key in reference_ui.keys() {
             if !ui.contains_key(key) {
                 ui_missing.push((lang.clone(), key.clone()));
@@ -262,12 +66,13 @@ fn main() {
             &mut out,
             lang,
             &LangTexts {
-                codes: &texts,
-                classes: &classes,
-                signatures: &sig_texts,
-                findings: &findings,
-                causes: &cause_texts,
-                dnsbl: &dnsbl,
+                codes: &code_texts(&dir),
+                classes: &parse_optional(&dir.join("classes.toml")),
+                signatures: &parse_optional(&dir.join("signatures.toml")),
+                findings: &parse_optional(&dir.join("findings.toml")),
+                // Causes have the shape of findings: a title, an explanation and a fix.
+                causes: &parse_optional(&dir.join("causes.toml")),
+                dnsbl: &parse_optional(&dir.join("dnsbl.toml")),
                 ui: &ui,
             },
             &reference_ui,
@@ -311,14 +116,25 @@ fn languages(kb: &Path) -> Vec<String> {
         langs.first().map(String::as_str) == Some(REFERENCE_LANG),
         "kb/{REFERENCE_LANG}/ui.toml is missing"
     );
+    for lang in &langs {
+        assert!(
+            !lang.is_empty() && lang.chars().all(|c| c.is_ascii_lowercase()),
+            "kb/{lang}/: a language folder is named by its ISO 639-1 code, in lower case"
+        );
+    }
     langs
 }
 
-fn code_texts(
-    dir: &Path,
-    basic_keys: &BTreeSet<String>,
-    enhanced_keys: &BTreeSet<String>,
-) -> BTreeMap<String, CodeText> {
+/// The key of a code's text: `421` or `X.1.10`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum CodeKey {
+    Basic(u16),
+    Enhanced(u16, u16),
+}
+
+/// The texts of `basic*.toml` and `enhanced*.toml`, in key order. A key given twice is kept
+/// twice (and reported by `tests/kb.rs`); a key that is not a code cannot be compiled.
+fn code_texts(dir: &Path) -> Vec<(CodeKey, CodeText)> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir)
         .unwrap()
         .filter_map(Result::ok)
@@ -329,36 +145,45 @@ fn code_texts(
         })
         .collect();
     files.sort();
-    let mut all: BTreeMap<String, (CodeText, PathBuf)> = BTreeMap::new();
+    let mut all = Vec::new();
     for file in files {
-        let entries: BTreeMap<String, CodeText> = parse(&file);
+        let entries: schema::CodeTextsFile = parse(&file);
         for (key, text) in entries {
-            assert!(
-                basic_keys.contains(&key) || enhanced_keys.contains(&key),
-                "{}: {key:?} is not a code listed in kb/codes.toml",
-                file.display()
-            );
-            if let Some((_, first)) = all.get(&key) {
+            let parsed = code_key(&key).unwrap_or_else(|| {
                 panic!(
-                    "{key:?} appears in both {} and {}",
-                    first.display(),
+                    "{}: {key:?} is not a code: write 421 or \"X.1.10\"",
                     file.display()
-                );
-            }
-            all.insert(key, (text, file.clone()));
+                )
+            });
+            all.push((parsed, text));
         }
     }
-    all.into_iter().map(|(k, (t, _))| (k, t)).collect()
+    all.sort_by_key(|(k, _)| *k);
+    all
 }
 
-/// `ui.toml` is a flat table of `snake_case` keys to strings.
-fn ui_strings(dir: &Path) -> BTreeMap<String, String> {
+fn code_key(key: &str) -> Option<CodeKey> {
+    if let Some(rest) = key.strip_prefix("X.") {
+        let (subject, detail) = rest.split_once('.')?;
+        Some(CodeKey::Enhanced(
+            subject.parse().ok()?,
+            detail.parse().ok()?,
+        ))
+    } else {
+        key.parse().ok().map(CodeKey::Basic)
+    }
+}
+
+/// `ui.toml` is a flat table of `snake_case` keys to strings, each the name of a field.
+fn ui_strings(dir: &Path) -> UiFile {
     let path = dir.join("ui.toml");
-    let table: BTreeMap<String, String> = parse(&path);
+    let table: UiFile = parse(&path);
     for key in table.keys() {
         assert!(
-            key.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+            key.starts_with(|c: char| c.is_ascii_lowercase())
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
             "{}: key {key:?} must be snake_case",
             path.display()
         );
@@ -366,9 +191,12 @@ fn ui_strings(dir: &Path) -> BTreeMap<String, String> {
     table
 }
 
-fn enhanced_sort_key(code: &str) -> (u16, u16) {
-    let mut parts = code.split('.').skip(1).map(|p| p.parse::<u16>().unwrap());
-    (parts.next().unwrap(), parts.next().unwrap())
+/// The subject and detail of `X.<subject>.<detail>`, which the tables are keyed by.
+fn enhanced_key(code: &str, file: &str) -> (u16, u16) {
+    match code_key(code) {
+        Some(CodeKey::Enhanced(subject, detail)) => (subject, detail),
+        _ => panic!("{file}: {code:?} is not an enhanced code: write \"X.<subject>.<detail>\""),
+    }
 }
 
 /// `en` → `En`, `null-mx-mixed` → `NullMxMixed`: a data key as a Rust variant name.
@@ -417,144 +245,48 @@ fn emit_lang_enum(out: &mut String, langs: &[String]) {
     out.push_str("        }\n    }\n}\n\n");
 }
 
+/// The facts of every code, in key order (the library looks them up by binary search).
 fn emit_facts(out: &mut String, codes: &CodesFile) {
-    let mut basic: Vec<&BasicFacts> = codes.basic.iter().collect();
+    let mut basic: Vec<&schema::BasicEntry> = codes.basic.iter().collect();
     basic.sort_by_key(|b| b.code);
-    for pair in basic.windows(2) {
-        assert!(
-            pair[0].code != pair[1].code,
-            "kb/codes.toml: {} listed twice",
-            pair[0].code
-        );
-    }
     out.push_str("pub(crate) static BASIC_FACTS: &[BasicFacts] = &[\n");
     for b in basic {
-        assert!(
-            (200..=599).contains(&b.code),
-            "kb/codes.toml: {} is not a reply code",
-            b.code
-        );
-        let stages: Vec<String> = b.stages.iter().map(|s| stage_variant(s)).collect();
+        let stages: Vec<String> = b.stages.iter().map(|s| format!("Stage::{s:?}")).collect();
         writeln!(
             out,
-            "    BasicFacts {{ code: {}, rfc: &{:?}, stages: &[{}], closes: {}, side: {} }},",
+            "    BasicFacts {{ code: {}, rfc: &{:?}, stages: &[{}], closes: {}, side: Side::{:?} }},",
             b.code,
             b.rfc,
             stages.join(", "),
             b.closes,
-            side_variant(&b.side)
+            b.side
         )
         .unwrap();
     }
     out.push_str("];\n\n");
 
-    let mut enhanced: Vec<&EnhancedFacts> = codes.enhanced.iter().collect();
-    enhanced.sort_by_key(|e| enhanced_sort_key(&e.code));
-    for pair in enhanced.windows(2) {
-        assert!(
-            pair[0].code != pair[1].code,
-            "kb/codes.toml: {} listed twice",
-            pair[0].code
-        );
-    }
+    let mut enhanced: Vec<((u16, u16), &schema::EnhancedEntry)> = codes
+        .enhanced
+        .iter()
+        .map(|e| (enhanced_key(&e.code, "kb/codes.toml"), e))
+        .collect();
+    enhanced.sort_by_key(|(key, _)| *key);
     out.push_str("pub(crate) static ENHANCED_FACTS: &[EnhancedFacts] = &[\n");
-    for e in enhanced {
-        assert!(
-            e.code.starts_with("X."),
-            "kb/codes.toml: {:?} must start with X.",
-            e.code
-        );
-        for class in &e.classes {
-            assert!(
-                matches!(class, 2 | 4 | 5),
-                "kb/codes.toml: {} has class {class}",
-                e.code
-            );
-        }
-        let (subject, detail) = enhanced_sort_key(&e.code);
+    for ((subject, detail), e) in enhanced {
         writeln!(
             out,
-            "    EnhancedFacts {{ subject: {subject}, detail: {detail}, classes: &{:?}, basic: &{:?}, rfc: &{:?}, side: {} }},",
-            e.classes,
-            e.basic,
-            e.rfc,
-            side_variant(&e.side)
+            "    EnhancedFacts {{ subject: {subject}, detail: {detail}, classes: &{:?}, basic: &{:?}, rfc: &{:?}, side: Side::{:?} }},",
+            e.classes, e.basic, e.rfc, e.side
         )
         .unwrap();
     }
     out.push_str("];\n\n");
 }
 
-fn stage_variant(stage: &str) -> String {
-    let name = match stage {
-        "greeting" => "Greeting",
-        "ehlo" => "Ehlo",
-        "starttls" => "StartTls",
-        "auth" => "Auth",
-        "mail" => "MailFrom",
-        "rcpt" => "RcptTo",
-        "data" => "Data",
-        "end-of-data" => "EndOfData",
-        "quit" => "Quit",
-        "any" => "Any",
-        other => panic!("kb/codes.toml: unknown stage {other:?}"),
-    };
-    format!("Stage::{name}")
-}
-
-fn side_variant(side: &str) -> String {
-    let name = match side {
-        "sender" => "Sender",
-        "recipient" => "Recipient",
-        "either" => "Either",
-        other => panic!("kb/codes.toml: unknown side {other:?}"),
-    };
-    format!("Side::{name}")
-}
-
-const SIGNATURE_KINDS: &[&str] = &[
-    "authentication",
-    "rate-limit",
-    "unknown-user",
-    "mailbox-full",
-    "mailbox-disabled",
-    "policy",
-    "blocklist",
-    "reputation",
-    "greylisting",
-    "relay-denied",
-    "reverse-dns",
-    "helo",
-    "sender-rejected",
-    "spam-content",
-    "access-denied",
-    "tls",
-    "size",
-    "service-unavailable",
-];
-
-fn emit_signatures(out: &mut String, file: &SignaturesFile, cause_ids: &BTreeSet<&str>) {
-    let mut seen = BTreeSet::new();
+fn emit_signatures(out: &mut String, file: &SignaturesFile) {
     let mut all_patterns = Vec::new();
     out.push_str("pub(crate) static SIGNATURE_FACTS: &[SignatureFacts] = &[\n");
     for s in &file.signature {
-        assert!(
-            seen.insert(&s.id),
-            "kb/signatures.toml: id {:?} used twice",
-            s.id
-        );
-        assert!(
-            SIGNATURE_KINDS.contains(&s.kind.as_str()),
-            "kb/signatures.toml: {}: unknown kind {:?}",
-            s.id,
-            s.kind
-        );
-        assert!(
-            cause_ids.contains(s.cause.as_str()),
-            "kb/signatures.toml: {}: unknown cause {:?}",
-            s.id,
-            s.cause
-        );
         writeln!(
             out,
             "    SignatureFacts {{ id: {:?}, provider: {:?}, kind: {:?}, cause: {:?}, pattern: {:?}, url: {:?}, examples: &{:?} }},",
@@ -567,21 +299,9 @@ fn emit_signatures(out: &mut String, file: &SignaturesFile, cause_ids: &BTreeSet
     emit_pattern_pieces(out, "SIGNATURE_PIECES", &all_patterns);
 }
 
-fn emit_causes(out: &mut String, file: &CausesFile, cause_ids: &BTreeSet<&str>) {
-    assert_eq!(
-        cause_ids.len(),
-        file.cause.len(),
-        "kb/causes.toml: a cause id is used twice"
-    );
+fn emit_causes(out: &mut String, file: &CausesFile) {
     out.push_str("pub(crate) static CAUSE_FACTS: &[CauseFacts] = &[\n");
     for c in &file.cause {
-        if let Some(parent) = &c.parent {
-            assert!(
-                cause_ids.contains(parent.as_str()),
-                "kb/causes.toml: {}: unknown parent {parent:?}",
-                c.id
-            );
-        }
         writeln!(
             out,
             "    CauseFacts {{ id: {:?}, parent: {:?}, codes: &{:?}, fallback: &{:?} }},",
@@ -593,20 +313,12 @@ fn emit_causes(out: &mut String, file: &CausesFile, cause_ids: &BTreeSet<&str>) 
     out.push_str("pub(crate) static CAUSE_RULES: &[CauseRule] = &[\n");
     let mut all_patterns = Vec::new();
     for (i, r) in file.rule.iter().enumerate() {
-        assert!(
-            cause_ids.contains(r.cause.as_str()),
-            "kb/causes.toml: rule {i}: unknown cause {:?}",
-            r.cause
-        );
-        let strong = match r.strength.as_str() {
-            "strong" => true,
-            "weak" => false,
-            other => panic!("kb/causes.toml: rule {i}: strength {other:?} is not strong or weak"),
-        };
         writeln!(
             out,
-            "    CauseRule {{ cause: {:?}, strong: {strong}, pattern: {:?} }},",
-            r.cause, r.words
+            "    CauseRule {{ cause: {:?}, strong: {}, pattern: {:?} }},",
+            r.cause,
+            r.strength == Strength::Strong,
+            r.words
         )
         .unwrap();
         all_patterns.push((r.words.as_str(), format!("rule {i} ({})", r.cause)));
@@ -825,11 +537,6 @@ fn necessary_factors(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
 fn emit_blocklists(out: &mut String, file: &BlocklistsFile) {
     out.push_str("pub(crate) static BLOCKLIST_FACTS: &[BlocklistFacts] = &[\n");
     for list in &file.list {
-        assert!(
-            list.lookup.starts_with("https://") || list.lookup.starts_with("http://"),
-            "kb/dnsbl.toml: {}: lookup must be a URL",
-            list.zone
-        );
         let answers: Vec<String> = list.answers.iter().map(ToString::to_string).collect();
         writeln!(
             out,
@@ -841,7 +548,7 @@ fn emit_blocklists(out: &mut String, file: &BlocklistsFile) {
     out.push_str("];\n\n");
 }
 
-fn emit_ui_struct(out: &mut String, reference: &BTreeMap<String, String>) {
+fn emit_ui_struct(out: &mut String, reference: &UiFile) {
     out.push_str("/// Headings, labels and sentence templates, one field per key of `ui.toml`.\n");
     out.push_str("#[derive(Debug)]\n#[allow(missing_docs)]\npub struct Ui {\n");
     for key in reference.keys() {
@@ -851,21 +558,16 @@ fn emit_ui_struct(out: &mut String, reference: &BTreeMap<String, String>) {
 }
 
 struct LangTexts<'a> {
-    codes: &'a BTreeMap<String, CodeText>,
+    codes: &'a [(CodeKey, CodeText)],
     classes: &'a ClassesFile,
-    signatures: &'a BTreeMap<String, SignatureText>,
-    findings: &'a BTreeMap<String, FindingText>,
-    causes: &'a BTreeMap<String, FindingText>,
-    dnsbl: &'a BTreeMap<String, BlocklistText>,
-    ui: &'a BTreeMap<String, String>,
+    signatures: &'a SignatureTextsFile,
+    findings: &'a ExplainedTextsFile,
+    causes: &'a ExplainedTextsFile,
+    dnsbl: &'a BlocklistTextsFile,
+    ui: &'a UiFile,
 }
 
-fn emit_lang_data(
-    out: &mut String,
-    lang: &str,
-    lang_texts: &LangTexts<'_>,
-    reference_ui: &BTreeMap<String, String>,
-) {
+fn emit_lang_data(out: &mut String, lang: &str, lang_texts: &LangTexts<'_>, reference_ui: &UiFile) {
     let LangTexts {
         codes: texts,
         classes,
@@ -878,27 +580,19 @@ fn emit_lang_data(
     let upper = lang.to_uppercase();
     writeln!(out, "static DATA_{upper}: LangData = LangData {{").unwrap();
 
-    let mut basic: Vec<(u16, &CodeText)> = texts
-        .iter()
-        .filter(|(k, _)| !k.starts_with('X'))
-        .map(|(k, t)| (k.parse().unwrap(), t))
-        .collect();
-    basic.sort_by_key(|(k, _)| *k);
+    // `texts` is in key order: basic codes first, then enhanced ones.
     out.push_str("    basic: &[\n");
-    for (code, t) in basic {
-        writeln!(out, "        ({code}, {}),", code_text(t)).unwrap();
+    for (key, t) in *texts {
+        if let CodeKey::Basic(code) = key {
+            writeln!(out, "        ({code}, {}),", code_text(t)).unwrap();
+        }
     }
     out.push_str("    ],\n");
-
-    let mut enhanced: Vec<((u16, u16), &CodeText)> = texts
-        .iter()
-        .filter(|(k, _)| k.starts_with('X'))
-        .map(|(k, t)| (enhanced_sort_key(k), t))
-        .collect();
-    enhanced.sort_by_key(|(k, _)| *k);
     out.push_str("    enhanced: &[\n");
-    for ((subject, detail), t) in enhanced {
-        writeln!(out, "        (({subject}, {detail}), {}),", code_text(t)).unwrap();
+    for (key, t) in *texts {
+        if let CodeKey::Enhanced(subject, detail) = key {
+            writeln!(out, "        (({subject}, {detail}), {}),", code_text(t)).unwrap();
+        }
     }
     out.push_str("    ],\n");
 
@@ -968,12 +662,7 @@ fn emit_lang_data(
 }
 
 /// A table of texts with a title, an explanation and a fix (findings, causes).
-fn emit_explained(
-    out: &mut String,
-    field: &str,
-    rust_type: &str,
-    texts: &BTreeMap<String, FindingText>,
-) {
+fn emit_explained(out: &mut String, field: &str, rust_type: &str, texts: &ExplainedTextsFile) {
     writeln!(out, "    {field}: &[").unwrap();
     for (key, t) in texts {
         writeln!(
@@ -990,7 +679,7 @@ fn emit_explained(
 
 /// The kinds of finding are the keys of the reference language's `findings.toml`; the
 /// enum makes a misspelt kind a compile error rather than a missing text at run time.
-fn emit_finding_kinds(out: &mut String, reference: &BTreeMap<String, FindingText>) {
+fn emit_finding_kinds(out: &mut String, reference: &ExplainedTextsFile) {
     out.push_str("/// Every kind of finding the probe reports (`kb/en/findings.toml`).\n");
     out.push_str("#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]\n");
     out.push_str("#[allow(missing_docs)]\npub enum FindingKind {\n");

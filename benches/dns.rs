@@ -71,6 +71,7 @@ fn settings(resolver: SocketAddr) -> ProbeSettings {
         },
         no_smtp: true,
         deadline: Duration::from_secs(60),
+        transport_policy: true,
     }
 }
 

@@ -124,6 +124,8 @@ pub struct DnsArgs {
 /// SMTP dialogue flags.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "SMTP")]
+// Command-line switches are booleans by nature.
+#[allow(clippy::struct_excessive_bools)]
 pub struct SmtpArgs {
     /// Also check this sending IP against the blocklists (repeatable)
     #[arg(long, value_name = "IP")]
@@ -172,6 +174,10 @@ pub struct SmtpArgs {
     /// DNS and blocklists only: no SMTP connection
     #[arg(long)]
     pub no_smtp: bool,
+
+    /// Skip the transport security policy: DNSSEC, DANE (TLSA), MTA-STS, TLS-RPT
+    #[arg(long)]
+    pub no_policy: bool,
 }
 
 /// Report flags.

@@ -348,6 +348,7 @@ fn probe_settings(dns: &DnsArgs, smtp_args: &SmtpArgs) -> Result<ProbeSettings, 
         },
         no_smtp: smtp_args.no_smtp,
         deadline: seconds("--deadline", smtp_args.deadline)?,
+        transport_policy: !smtp_args.no_policy,
     };
     if smtp_args.port == 0 {
         return Err(usage("--port must be between 1 and 65535"));

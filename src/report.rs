@@ -12,6 +12,7 @@ pub use crate::dns::mx::{MxHost, ReverseDns};
 use crate::dnsbl::{DnsblResult, ListHealth};
 use crate::exit::ExitStatus;
 use crate::kb::{CauseRef, FindingKind, Lang};
+use crate::policy::transport::{Dnssec, DomainPolicy, HostTlsa};
 use crate::smtp::Session;
 pub use crate::timing::serialize_ms;
 
@@ -160,6 +161,17 @@ pub struct Timings {
     pub smtp: Duration,
 }
 
+/// The transport security policy of the domain and its exchangers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Transport {
+    /// DNSSEC status of the domain's MX answer (the resolver's AD bit).
+    pub dnssec: Dnssec,
+    #[serde(flatten)]
+    pub domain: DomainPolicy,
+    /// The TLSA records of each exchanger (`_25._tcp.<mx>`).
+    pub tlsa: Vec<HostTlsa>,
+}
+
 /// Everything one probe of one domain found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -177,6 +189,9 @@ pub struct Report {
     /// The health of each blocklist queried (RFC 5782 test entries).
     pub dnsbl_lists: Vec<ListHealth>,
     pub sessions: Vec<Session>,
+    /// The transport security policy: DNSSEC, DANE, MTA-STS, TLS-RPT (when checked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport: Option<Transport>,
     pub findings: Vec<Finding>,
     /// Every DNS query made, with its outcome and duration.
     pub lookups: Vec<Lookup>,

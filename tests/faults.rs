@@ -44,6 +44,7 @@ fn settings(port: u16) -> ProbeSettings {
         },
         no_smtp: false,
         deadline: Duration::from_secs(20),
+        transport_policy: false,
     }
 }
 

@@ -1,13 +1,15 @@
-//! The knowledge base is data: these tests are its schema. Every code the issue lists is
-//! present, every section of every entry is written in every language, keys are unique,
-//! the seed facts hold, and every reply signature recognises its real reply lines and
-//! nothing else.
+//! The knowledge base is data: these tests check it. The shape of each file is
+//! `src/kb/schema.rs` (build.rs refuses a file that does not follow it); everything else is
+//! here: every code the issue lists is present, every section of every entry is written in
+//! every language, keys are unique, references between files resolve, the seed facts hold,
+//! and every reply signature recognises its real reply lines and nothing else.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use smtpdiag::kb::{
-    self, FindingKind, Lang, Source, UI_MISSING, basic_facts, blocklist_facts, enhanced_facts,
-    lang_data, match_signature, matching_ids, signature_facts,
+    self, FindingKind, Lang, Source, UI_MISSING, basic_facts, blocklist_facts, cause_facts,
+    enhanced_facts, lang_data, match_signature, matching_ids, schema, signature_facts,
 };
 use smtpdiag::reply::{EnhancedCode, Reply, ReplyCode};
 
@@ -302,6 +304,123 @@ fn every_signature_is_explained_in_every_language() {
             nonempty(&format!("{lang} {}.title", facts.id), text.title);
             nonempty(&format!("{lang} {}.cause", facts.id), text.cause);
             nonempty(&format!("{lang} {}.fix", facts.id), text.fix);
+        }
+    }
+}
+
+/// A file of `kb/`, read with the schema `build.rs` reads it with.
+fn read_kb<T: serde::de::DeserializeOwned>(relative: &str) -> T {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("kb")
+        .join(relative);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn facts_are_well_formed() {
+    for facts in basic_facts() {
+        assert!(
+            (200..=599).contains(&facts.code),
+            "kb/codes.toml: {} is not a reply code",
+            facts.code
+        );
+    }
+    for facts in enhanced_facts() {
+        for class in facts.classes {
+            assert!(
+                matches!(class, 2 | 4 | 5),
+                "kb/codes.toml: X.{}.{} has class {class}",
+                facts.subject,
+                facts.detail
+            );
+        }
+    }
+    for facts in signature_facts() {
+        assert!(
+            schema::SIGNATURE_KINDS.contains(&facts.kind),
+            "kb/signatures.toml: {}: unknown kind {:?} (see kb/README.md)",
+            facts.id,
+            facts.kind
+        );
+    }
+    for facts in blocklist_facts() {
+        assert!(
+            facts.lookup.starts_with("https://") || facts.lookup.starts_with("http://"),
+            "kb/dnsbl.toml: {}: lookup must be a URL",
+            facts.zone
+        );
+    }
+}
+
+#[test]
+fn references_between_files_resolve() {
+    let causes: BTreeSet<&str> = cause_facts().iter().map(|c| c.id).collect();
+    for cause in cause_facts() {
+        if let Some(parent) = cause.parent {
+            assert!(
+                causes.contains(parent),
+                "kb/causes.toml: {}: unknown parent {parent:?}",
+                cause.id
+            );
+        }
+    }
+    let file: schema::CausesFile = read_kb("causes.toml");
+    for (i, rule) in file.rule.iter().enumerate() {
+        assert!(
+            causes.contains(rule.cause.as_str()),
+            "kb/causes.toml: rule {i}: unknown cause {:?}",
+            rule.cause
+        );
+    }
+
+    let signatures: BTreeSet<&str> = signature_facts().iter().map(|s| s.id).collect();
+    let zones: BTreeSet<&str> = blocklist_facts().iter().map(|b| b.zone).collect();
+    let kinds: BTreeSet<&str> = FindingKind::ALL.iter().map(|k| k.key()).collect();
+    for lang in Lang::ALL {
+        let data = lang_data(*lang);
+        for (id, _) in data.signatures {
+            assert!(
+                signatures.contains(id),
+                "kb/{lang}/signatures.toml: {id:?} is not a signature of kb/signatures.toml"
+            );
+        }
+        for (id, _) in data.causes {
+            assert!(
+                causes.contains(id),
+                "kb/{lang}/causes.toml: {id:?} is not a cause of kb/causes.toml"
+            );
+        }
+        for (zone, _) in data.dnsbl {
+            assert!(
+                zones.contains(zone),
+                "kb/{lang}/dnsbl.toml: {zone:?} is not a list of kb/dnsbl.toml"
+            );
+        }
+        for (kind, _) in data.findings {
+            assert!(
+                kinds.contains(kind),
+                "kb/{lang}/findings.toml: {kind:?} is not in kb/{}/findings.toml",
+                schema::REFERENCE_LANG
+            );
+        }
+    }
+}
+
+/// The generated `Ui` has a field per key of the reference language: a key only a
+/// translation has would be dropped without a word, so it is looked for in the files.
+#[test]
+fn translations_have_no_ui_key_of_their_own() {
+    let reference: schema::UiFile = read_kb(&format!("{}/ui.toml", schema::REFERENCE_LANG));
+    for lang in Lang::ALL {
+        let ui: schema::UiFile = read_kb(&format!("{lang}/ui.toml"));
+        for key in ui.keys() {
+            assert!(
+                reference.contains_key(key),
+                "kb/{lang}/ui.toml: {key:?} is not in kb/{}/ui.toml",
+                schema::REFERENCE_LANG
+            );
         }
     }
 }

@@ -1043,3 +1043,423 @@ fn sender_domains_and_addresses_resolve() {
     );
     assert_nxdomain("dmarcext.test._report._dmarc.elsewhere.test", "TXT");
 }
+
+// ------------------------------------------------------- DNSSEC and DANE ----
+
+/// A query with the DO bit (and the CD bit when `checking_disabled`): the status, whether
+/// the resolver set AD, and the answers of `rtype` (TLSA data as `3 1 1 <lowercase hex>`).
+#[derive(Debug)]
+struct Secure {
+    status: String,
+    ad: bool,
+    answers: BTreeSet<String>,
+}
+
+fn dig_secure(name: &str, rtype: &str, checking_disabled: bool) -> Secure {
+    let cd = if checking_disabled { "+cd" } else { "+nocd" };
+    let out = run_dig(&["+dnssec", cd, name, rtype]);
+    let flags = out
+        .lines()
+        .find_map(|l| l.strip_prefix(";; flags:"))
+        .unwrap_or_else(|| panic!("dig {name} {rtype}: no flags in\n{out}"));
+    let ad = flags
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .any(|f| f == "ad");
+    let d = parse_dig(&out)
+        .pop()
+        .unwrap_or_else(|| panic!("dig {name} {rtype} gave:\n{out}"));
+    let answers = d
+        .rdata(rtype)
+        .into_iter()
+        .map(|r| if rtype == "TLSA" { tlsa(&r) } else { r })
+        .collect();
+    Secure {
+        status: d.status,
+        ad,
+        answers,
+    }
+}
+
+/// `3 1 1 ABCD 1234` (dig splits the data) → `3 1 1 abcd1234`.
+fn tlsa(rdata: &str) -> String {
+    let fields: Vec<&str> = rdata.split_whitespace().collect();
+    format!(
+        "{} {}",
+        fields[..3].join(" "),
+        fields[3..].concat().to_ascii_lowercase()
+    )
+}
+
+/// Runs a shell pipeline with `input` on its standard input; its standard output.
+fn sh(script: &str, input: &str) -> String {
+    let mut child = Command::new("sh")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sh");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{script}: {out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// SHA-256 of the public key of a PEM certificate: the data of a `x 1 1` TLSA record.
+fn spki_sha256(cert_pem: &str) -> String {
+    sh(
+        "openssl x509 -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 -r | cut -c1-64",
+        cert_pem,
+    )
+}
+
+/// SHA-256 of a whole PEM certificate: the data of a `x 0 1` TLSA record.
+fn cert_sha256(cert_pem: &str) -> String {
+    sh(
+        "openssl x509 -outform DER | openssl dgst -sha256 -r | cut -c1-64",
+        cert_pem,
+    )
+}
+
+fn lab_file(relative: &str) -> String {
+    let path = lab::state_dir().join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The certificates a listener presents after STARTTLS, leaf first, as PEM.
+fn presented_chain(ip: &str, name: &str) -> Vec<String> {
+    let out = Command::new("openssl")
+        .args(["s_client", "-showcerts", "-starttls", "smtp", "-connect"])
+        .arg(format!("{ip}:25"))
+        .args(["-servername", name])
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut chain = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if line == "-----BEGIN CERTIFICATE-----" {
+            current = Some(String::new());
+        }
+        if let Some(pem) = current.as_mut() {
+            pem.push_str(line);
+            pem.push('\n');
+        }
+        if line == "-----END CERTIFICATE-----" {
+            chain.extend(current.take());
+        }
+    }
+    assert!(!chain.is_empty(), "no certificate from {ip}: {out:?}");
+    chain
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
+fn signed_zones_are_validated() {
+    lab::ensure_running();
+    for (name, rtype) in [
+        ("valid.dane.test", "MX"),
+        ("mx.valid.dane.test", "A"),
+        ("_25._tcp.mx.valid.dane.test", "TLSA"),
+        ("ta.dane.test", "MX"),
+        // bogus.test: only its TLSA record was changed after signing.
+        ("bogus.test", "MX"),
+        ("mx.bogus.test", "A"),
+    ] {
+        let d = dig_secure(name, rtype, false);
+        assert_eq!(d.status, "NOERROR", "{name} {rtype}: {d:?}");
+        assert!(d.ad, "{name} {rtype} is not authenticated: {d:?}");
+        assert!(!d.answers.is_empty(), "{name} {rtype}: {d:?}");
+    }
+    // Signed, and no TLSA record: an authenticated denial (NSEC).
+    for (name, rtype) in [
+        ("_25._tcp.mx.nodane.dane.test", "TLSA"),
+        ("nosuch.dane.test", "MX"),
+    ] {
+        let d = dig_secure(name, rtype, false);
+        assert!(d.status == "NXDOMAIN" && d.ad, "{name} {rtype}: {d:?}");
+    }
+    let d = dig_secure("mx.nodane.dane.test", "TLSA", false);
+    assert!(
+        d.status == "NOERROR" && d.ad && d.answers.is_empty(),
+        "{d:?}"
+    );
+    // The rest of the lab is not signed: answers, never AD.
+    for (name, rtype) in [
+        ("healthy.test", "MX"),
+        ("_25._tcp.mx.tlsa-unsigned.test", "TLSA"),
+        ("sts-enforce.test", "MX"),
+    ] {
+        let d = dig_secure(name, rtype, false);
+        assert!(
+            d.status == "NOERROR" && !d.ad && !d.answers.is_empty(),
+            "{name} {rtype}: {d:?}"
+        );
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
+fn bogus_zones_fail_and_checking_disabled_shows_the_data() {
+    lab::ensure_running();
+    let healthy = spki_sha256(&lab_file("tls/healthy.pem"));
+    let name = "_25._tcp.mx.bogus.test";
+    let d = dig_secure(name, "TLSA", false);
+    assert!(d.status == "SERVFAIL" && d.answers.is_empty(), "{d:?}");
+    let cd = dig_secure(name, "TLSA", true);
+    assert_eq!(cd.status, "NOERROR", "{cd:?}");
+    assert!(!cd.ad, "{cd:?}");
+    assert_eq!(cd.answers, BTreeSet::from([format!("3 1 1 {healthy}")]));
+
+    for (name, rtype, data) in [
+        ("sigexpired.test", "MX", "10 mx.sigexpired.test."),
+        ("mx.sigexpired.test", "A", "127.0.0.21"),
+    ] {
+        let d = dig_secure(name, rtype, false);
+        assert!(d.status == "SERVFAIL", "{name} {rtype}: {d:?}");
+        let cd = dig_secure(name, rtype, true);
+        assert_eq!(cd.status, "NOERROR", "{name} {rtype}: {cd:?}");
+        assert_eq!(cd.answers, BTreeSet::from([data.to_string()]));
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
+fn tlsa_records_against_the_dane_listener() {
+    lab::ensure_running();
+    let chain = presented_chain(lab::DANE, "mx.valid.dane.test");
+    assert_eq!(chain.len(), 2, "leaf and lab CA: {chain:?}");
+    let current = spki_sha256(&chain[0]);
+    let ca = cert_sha256(&lab_file("tls/ca.pem"));
+    assert_eq!(
+        cert_sha256(&chain[1]),
+        ca,
+        "the second certificate is the lab CA"
+    );
+    let healthy = spki_sha256(&lab_file("tls/healthy.pem"));
+    assert_ne!(healthy, current);
+    let next = sh(
+        "openssl pkey -pubout -outform DER | openssl dgst -sha256 -r | cut -c1-64",
+        &lab_file("tls/next.key"),
+    );
+    let malformed = "0123456789abcdef0123456789abcdef01234567";
+    for (domain, records, ip) in [
+        (
+            "valid.dane.test",
+            vec![format!("3 1 1 {current}")],
+            lab::DANE,
+        ),
+        (
+            "mismatch.dane.test",
+            vec![format!("3 1 1 {healthy}")],
+            lab::DANE,
+        ),
+        ("ta.dane.test", vec![format!("2 0 1 {ca}")], lab::DANE),
+        (
+            "rollover.dane.test",
+            vec![format!("3 1 1 {current}"), format!("3 1 1 {next}")],
+            lab::DANE,
+        ),
+        (
+            "pkix.dane.test",
+            vec![format!("1 1 1 {current}")],
+            lab::DANE,
+        ),
+        (
+            "malformed.dane.test",
+            vec![format!("3 1 1 {malformed}"), format!("4 1 1 {current}")],
+            lab::DANE,
+        ),
+        (
+            "notls.dane.test",
+            vec![format!("3 1 1 {current}")],
+            lab::BATCH[0],
+        ),
+        (
+            "tlsa-unsigned.test",
+            vec![format!("3 1 1 {current}")],
+            lab::DANE,
+        ),
+    ] {
+        let mx = format!("mx.{domain}");
+        assert_answer(domain, "MX", &[&format!("10 {mx}.")]);
+        assert_answer(&mx, "A", &[ip]);
+        let d = dig_secure(&format!("_25._tcp.{mx}"), "TLSA", false);
+        assert_eq!(d.status, "NOERROR", "{mx}: {d:?}");
+        assert_eq!(d.ad, domain.ends_with(".dane.test"), "{mx}: {d:?}");
+        let want: BTreeSet<String> = records.into_iter().collect();
+        assert_eq!(d.answers, want, "TLSA of {mx}");
+        if ip == lab::DANE {
+            // Every name the listener serves is in its certificate (DANE-TA checks it).
+            let (ok, text) = tls_verify(lab::DANE, &mx);
+            assert!(ok, "{mx}: {text}");
+        }
+    }
+    // mx.notls.dane.test is mx01.batch.test's listener: no STARTTLS.
+    let mut smtp = Smtp::connect(lab::BATCH[0]);
+    assert_eq!(smtp.reply().code, 220);
+    let ehlo = smtp.send("EHLO client.test");
+    assert!(!ehlo.has_keyword("STARTTLS"), "{ehlo:?}");
+    smtp.quit();
+    // The listener itself: a healthy Postfix that accepts mail for the DANE domains.
+    let mut smtp = Smtp::connect(lab::DANE);
+    assert_eq!(smtp.reply().text(), "220 mx.valid.dane.test ESMTP Postfix");
+    assert!(smtp.send("EHLO client.test").has_keyword("STARTTLS"));
+    assert_reply(
+        &smtp.send("MAIL FROM:<probe@client.test>"),
+        250,
+        "250 2.1.0 Ok",
+    );
+    for domain in ["valid.dane.test", "bogus.test", "sts-missing.test"] {
+        assert_reply(
+            &smtp.send(&format!("RCPT TO:<postmaster@{domain}>")),
+            250,
+            "250 2.1.5 Ok",
+        );
+    }
+    smtp.quit();
+}
+
+// ------------------------------------------------------ MTA-STS, TLS-RPT ----
+
+const STS_ENFORCE: &str = "version: STSv1\nmode: enforce\nmx: mx.healthy.test\nmax_age: 86400\n";
+
+/// `curl --cacert <lab CA>` of a domain's MTA-STS policy, at the address the lab DNS gives
+/// `mta-sts.<domain>`: (curl's exit code, HTTP status, Content-Type, body, curl's error).
+fn fetch_policy(domain: &str) -> (i32, String, String, String, String) {
+    let host = format!("mta-sts.{domain}");
+    let d = dig(&host, "A");
+    let addr = d
+        .rdata("A")
+        .pop()
+        .unwrap_or_else(|| panic!("{host} has no address: {d:?}"));
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "5", "--cacert", &lab::ca_file()])
+        .arg("--resolve")
+        .arg(format!("{host}:443:{addr}"))
+        .args(["-w", "\n%{http_code} %{content_type}"])
+        .arg(format!("https://{host}/.well-known/mta-sts.txt"))
+        .output()
+        .expect("curl must be installed (tests/lab/start installs it)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status_line) = text.rsplit_once('\n').unwrap_or(("", &text));
+    let (status, content_type) = status_line.split_once(' ').unwrap_or((status_line, ""));
+    (
+        out.status.code().unwrap_or(-1),
+        status.to_string(),
+        content_type.to_string(),
+        body.to_string(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
+fn mta_sts_and_tls_rpt_records() {
+    lab::ensure_running();
+    for (domain, id) in [
+        ("sts-enforce.test", "\"v=STSv1; id=20261201T000000;\""),
+        ("sts-wildcard.test", "\"v=STSv1; id=wildcard1\""),
+        ("sts-missing.test", "\"v=STSv1; id=missing1\""),
+        ("sts-testing.test", "\"v=STSv1; id=testing1\""),
+        ("sts-malformed.test", "\"v=STSv1; id=malformed1\""),
+        ("sts-nopolicy.test", "\"v=STSv1; id=nopolicy1\""),
+        ("sts-badcert.test", "\"v=STSv1; id=badcert1\""),
+        ("sts-expired.test", "\"v=STSv1; id=expired1\""),
+    ] {
+        assert_answer(&format!("_mta-sts.{domain}"), "TXT", &[id]);
+        assert_answer(&format!("mta-sts.{domain}"), "A", &[lab::MTA_STS]);
+        if domain == "sts-missing.test" {
+            assert_answer(
+                domain,
+                "MX",
+                &["10 mx.healthy.test.", "20 mx.sts-missing.test."],
+            );
+            assert_answer("mx.sts-missing.test", "A", &[lab::DANE]);
+        } else {
+            assert_answer(domain, "MX", &["10 mx.healthy.test."]);
+        }
+    }
+    assert_answer("_mta-sts.sts-badtxt.test", "TXT", &["\"v=STSv1;\""]);
+    assert_nxdomain("mta-sts.sts-badtxt.test", "A");
+
+    assert_answer(
+        "_smtp._tls.sts-enforce.test",
+        "TXT",
+        &["\"v=TLSRPTv1; rua=mailto:tlsrpt@sts-enforce.test\""],
+    );
+    assert_answer(
+        "_smtp._tls.sts-wildcard.test",
+        "TXT",
+        &[
+            "\"v=TLSRPTv1; rua=https://tlsrpt.sts-wildcard.test/v1,mailto:tlsrpt@sts-wildcard.test\"",
+        ],
+    );
+    assert_answer(
+        "_smtp._tls.sts-malformed.test",
+        "TXT",
+        &["\"v=TLSRPTv1 rua=tlsrpt@sts-malformed.test\""],
+    );
+    assert_nxdomain("_smtp._tls.sts-testing.test", "TXT");
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
+fn mta_sts_policies_over_https() {
+    lab::ensure_running();
+    for (domain, policy) in [
+        ("sts-enforce.test", STS_ENFORCE.to_string()),
+        ("sts-missing.test", STS_ENFORCE.to_string()),
+        (
+            "sts-wildcard.test",
+            "version: STSv1\nmode: enforce\nmx: *.healthy.test\nmax_age: 604800\n".to_string(),
+        ),
+        (
+            "sts-testing.test",
+            STS_ENFORCE.replace("enforce", "testing"),
+        ),
+        (
+            "sts-malformed.test",
+            "version: STSv2\nmode: enforcing\nmx mx.healthy.test\nmax_age: forever\n".to_string(),
+        ),
+    ] {
+        let (exit, status, content_type, body, error) = fetch_policy(domain);
+        assert_eq!((exit, status.as_str()), (0, "200"), "{domain}: {error}");
+        assert_eq!(content_type, "text/plain", "{domain}");
+        assert_eq!(body, policy, "{domain}");
+    }
+    let (exit, status, _, _, error) = fetch_policy("sts-nopolicy.test");
+    assert_eq!((exit, status.as_str()), (0, "404"), "{error}");
+    let (exit, _, _, body, error) = fetch_policy("sts-badcert.test");
+    assert_eq!(exit, 60, "certificate not accepted: {error}");
+    assert!(error.contains("subject name"), "{error}");
+    assert!(body.is_empty(), "{body}");
+    let (exit, _, _, body, error) = fetch_policy("sts-expired.test");
+    assert_eq!(exit, 60, "certificate not accepted: {error}");
+    assert!(error.contains("expired"), "{error}");
+    assert!(body.is_empty(), "{body}");
+}

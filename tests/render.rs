@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -185,6 +184,7 @@ fn facts() -> (DomainName, MxResolution, DnsblCheck, Vec<Session>) {
             trusted: false,
             problems: vec![TlsProblem::Untrusted],
             chain: vec![certificate],
+            chain_der: Vec::new(),
         }),
         plain_retry: false,
         bare_lf: false,
@@ -243,6 +243,7 @@ fn report() -> Report {
         sessions: &sessions,
         port: 25,
         helo: Some("probe.example.org"),
+        policy: None,
     });
     let mut report = Report {
         domain: domain.display.clone(),
@@ -255,6 +256,7 @@ fn report() -> Report {
         dnsbl: dnsbl.results,
         dnsbl_lists: dnsbl.health,
         sessions,
+        transport: None,
         findings: assessment.findings,
         lookups: mx.lookups,
         timings: Timings {
@@ -329,64 +331,10 @@ fn colour_only_when_the_style_asks_for_it() {
     assert!(!human(&report, Lang::En, false).contains('\u{1b}'));
 }
 
-/// The words of our English texts (findings and labels) that a Japanese or French report
-/// must not contain: every word of five letters or more, less those of the facts.
-fn english_words() -> BTreeSet<String> {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let mut words = BTreeSet::new();
-    for file in ["kb/en/findings.toml", "kb/en/ui.toml"] {
-        let text = std::fs::read_to_string(format!("{root}/{file}")).unwrap();
-        for line in text.lines() {
-            let Some((_, value)) = line.split_once(" = ") else {
-                continue;
-            };
-            // Placeholders are filled with facts, not our words.
-            let value = regex_free_placeholders(value);
-            for word in value.split(|c: char| !c.is_ascii_alphabetic()) {
-                if word.len() >= 5 && word.chars().all(|c| c.is_ascii_lowercase()) {
-                    words.insert(word.to_string());
-                }
-            }
-        }
-    }
-    words
-}
-
-fn regex_free_placeholders(value: &str) -> String {
-    let mut out = String::new();
-    let mut depth = 0;
-    for c in value.chars() {
-        match c {
-            '{' => depth += 1,
-            '}' => depth -= 1,
-            _ if depth == 0 => out.push(c),
-            _ => {}
-        }
-    }
-    out
-}
-
-/// The words of a report that are ours: URLs (of the lists) and command-line flags
-/// (`--timeout`) are names, not words.
-fn our_words(text: &str) -> String {
-    text.split_whitespace()
-        .filter(|w| !w.contains("://") && !w.contains("--") && !is_domain_name(w))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// `check.spamhaus.org/`, `mx1.example.test`: a name with a dot between letters.
-fn is_domain_name(word: &str) -> bool {
-    word.as_bytes()
-        .windows(3)
-        .any(|w| w[0].is_ascii_alphabetic() && w[1] == b'.' && w[2].is_ascii_alphabetic())
-}
-
 #[test]
 fn japanese_and_french_reports_hold_no_english_words_of_ours() {
     let report = report();
-    let english = english_words();
-    // Words that came from outside: the servers' replies, names, the lists' own text.
+    // What came from outside: the servers' replies, names, the lists' own text.
     let mut outside = vec![
         "mx1.example.test mail.example.test probe.example.org Example Private".to_string(),
         report
@@ -403,55 +351,9 @@ fn japanese_and_french_reports_hold_no_english_words_of_ours() {
             }
         }
     }
-    let facts_words: BTreeSet<String> = outside
-        .join(" ")
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .map(str::to_ascii_lowercase)
-        .collect();
     for lang in [Lang::Ja, Lang::Fr] {
-        let text = our_words(&human(&report, lang, true));
-        // Configuration names (virtual_alias_maps) stay whole: they are not words.
-        let found: BTreeSet<&str> = text
-            .split(|c: char| !(c.is_ascii_alphabetic() || c == '_'))
-            .filter(|w| english.contains(*w) && !facts_words.contains(*w))
-            .collect();
-        // French shares some words with English; they are French words here.
-        let shared = [
-            "cause",
-            "client",
-            "clients",
-            "message",
-            "messages",
-            "adresse",
-            "service",
-            "domaine",
-            "serveur",
-            "sessions",
-            "session",
-            "destination",
-            "destinations",
-            "certificat",
-            "protocole",
-            "commande",
-            "commandes",
-            "permanent",
-            "transient",
-            "distribution",
-            "exemple",
-            "information",
-            "position",
-            "version",
-            "relais",
-            "simple",
-            "accepte",
-            "alias",
-            "correct",
-            "refuse",
-        ];
-        let found: Vec<&str> = found
-            .into_iter()
-            .filter(|w| lang != Lang::Fr || !shared.contains(w))
-            .collect();
+        let text = human(&report, lang, true);
+        let found = support::english::english_words_in(&text, lang.code(), &outside.join(" "));
         assert!(
             found.is_empty(),
             "{}: English words of ours in the report: {found:?}\n{text}",

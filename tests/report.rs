@@ -324,3 +324,98 @@ fn tempfile() -> TempFile {
     let file = std::fs::File::create(&path).unwrap();
     TempFile { path, file }
 }
+
+/// Every scenario of the lab, in Japanese and French, with the transcript: no English word
+/// of ours (the servers' own words, quoted, excepted).
+#[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/with-lab cargo test --features lab"
+)]
+fn japanese_and_french_reports_of_every_scenario_hold_no_english_words_of_ours() {
+    const SCENARIOS: &[&str] = &[
+        "backup",
+        "badtls",
+        "busy",
+        "closed",
+        "cname",
+        "dangling",
+        "deny",
+        "dnsbl",
+        "dupmx",
+        "expired",
+        "grey",
+        "healthy",
+        "helo",
+        "implicit",
+        "literal",
+        "nomail",
+        "nosuch",
+        "nullmix",
+        "nullmx",
+        "relay",
+        "selfsigned",
+        "servfail",
+        "stall",
+        "twomx",
+        "v6only",
+        "wrongname",
+    ];
+    support::lab::ensure_running();
+    let run = |domain: &str, extra: &[&str]| {
+        let output = smtpdiag()
+            .arg(format!("{domain}.test"))
+            .args([
+                "--resolver",
+                support::lab::RESOLVER,
+                "--timeout",
+                "3",
+                "--deadline",
+                "8",
+            ])
+            .args(["--check-ip", "127.0.0.2", "--color", "never"])
+            .args(extra)
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = SCENARIOS
+            .iter()
+            .map(|domain| {
+                scope.spawn(move || {
+                    // What came from outside: every reply and list text, as JSON carries it.
+                    let json: Value = serde_json::from_str(&run(domain, &["--json"])).unwrap();
+                    let mut outside = String::new();
+                    for session in json["sessions"].as_array().into_iter().flatten() {
+                        for step in session["steps"].as_array().into_iter().flatten() {
+                            outside.push_str(&step["reply"]["lines"].to_string());
+                            // The system's words for a failed connection.
+                            if step["stage"] == "connect" {
+                                outside.push_str(&step["error"].to_string());
+                            }
+                        }
+                    }
+                    for result in json["dnsbl"].as_array().into_iter().flatten() {
+                        outside.push_str(&result["txt"].to_string());
+                    }
+                    let mut failures = Vec::new();
+                    for lang in ["ja", "fr"] {
+                        let text = run(domain, &["--lang", lang, "-v"]);
+                        assert!(text.contains(domain), "{domain} {lang}: {text}");
+                        let found = support::english::english_words_in(&text, lang, &outside);
+                        if !found.is_empty() {
+                            failures.push(format!("{domain} --lang {lang}: {found:?}\n{text}"));
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

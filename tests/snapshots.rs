@@ -1,10 +1,13 @@
 //! Golden files of what users read and scripts parse: the human report of lab scenarios in
-//! every language, their JSON, and `--help`. Review changes with `cargo insta review`.
+//! every language, their JSON, `--help` of the command and of every subcommand, the man
+//! page and the shell completions. Review changes with `cargo insta review`.
 
 mod support;
 
 use assert_cmd::Command;
+use clap::{CommandFactory, ValueEnum};
 use serde_json::Value;
+use smtpdiag::cli::{Cli, ShellArg};
 
 const SCENARIOS: &[&str] = &["healthy.test", "nullmx.test", "grey.test", "deny.test"];
 
@@ -84,4 +87,71 @@ fn help_text() {
         .output()
         .unwrap();
     settings().bind(|| insta::assert_snapshot!("help", String::from_utf8(help.stdout).unwrap()));
+}
+
+/// The standard output of `smtpdiag ARGS`, which must succeed, in a fixed environment and
+/// terminal width; the version is filtered out, so that a release changes no golden file.
+fn generated(args: &[&str]) -> String {
+    let output = support::command::smtpdiag()
+        .args(args)
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "smtpdiag {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Only the version is filtered: help texts quote dates and durations as examples.
+fn generated_settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.add_filter(&regex::escape(env!("CARGO_PKG_VERSION")), "[version]");
+    settings
+}
+
+/// Every subcommand the parser knows, so that a new one cannot be left without a snapshot.
+#[test]
+fn help_of_every_subcommand() {
+    let settings = generated_settings();
+    let cli = Cli::command();
+    let names: Vec<&str> = cli
+        .get_subcommands()
+        .map(clap::Command::get_name)
+        .filter(|name| *name != "help")
+        .collect();
+    assert!(
+        names.contains(&"explain") && names.contains(&"man"),
+        "{names:?}"
+    );
+    for name in names {
+        let help = generated(&[name, "--help"]);
+        settings.bind(|| insta::assert_snapshot!(format!("help-{name}"), help));
+    }
+}
+
+#[test]
+fn man_page() {
+    let page = generated(&["man"]);
+    assert!(
+        page.starts_with(".ie"),
+        "not roff: {}",
+        &page[..40.min(page.len())]
+    );
+    generated_settings().bind(|| insta::assert_snapshot!("man", page));
+}
+
+/// Every shell `completions` accepts (bash, elvish, fish, powershell, zsh).
+#[test]
+fn completions() {
+    let settings = generated_settings();
+    for shell in ShellArg::value_variants() {
+        let name = shell.to_possible_value().unwrap().get_name().to_string();
+        let script = generated(&["completions", &name]);
+        assert!(script.contains("smtpdiag"), "{name}: {script}");
+        settings.bind(|| insta::assert_snapshot!(format!("completions-{name}"), script));
+    }
 }

@@ -8,6 +8,7 @@
 
 pub mod dns;
 pub mod dnsbl;
+pub mod policy;
 pub mod sender;
 pub mod smtp;
 pub mod tls;
@@ -21,6 +22,7 @@ use crate::dns::mx::MxResolution;
 use crate::dns::name::DomainName;
 use crate::dnsbl::{Blocklist, DnsblCheck};
 use crate::kb::FindingKind;
+use crate::report::Transport;
 use crate::report::{Finding, Severity};
 use crate::smtp::Session;
 
@@ -39,6 +41,8 @@ pub struct ProbeFacts<'a> {
     pub port: u16,
     /// The HELO name used, when a dialogue ran.
     pub helo: Option<&'a str>,
+    /// The transport security policy, when it was checked.
+    pub policy: Option<&'a Transport>,
 }
 
 /// The findings of a probe, in report order (DNS, reverse DNS, blocklists, SMTP), and
@@ -61,6 +65,14 @@ pub fn probe_findings(facts: &ProbeFacts<'_>) -> Assessment {
     }
     let smtp = smtp::smtp_findings(facts.sessions, facts.port);
     findings.extend(smtp.findings);
+    if let Some(transport) = facts.policy {
+        findings.extend(policy::policy_findings(
+            &facts.domain.ascii,
+            transport,
+            &facts.mx.hosts,
+            facts.sessions,
+        ));
+    }
     Assessment {
         findings,
         incomplete: dns_incomplete || smtp.incomplete,

@@ -1,5 +1,6 @@
 //! The [`Dns`] trait over hickory-resolver.
 
+use std::fmt::Write as _;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,15 +102,28 @@ impl HickoryDns {
         name: Name,
         record_type: RecordType,
     ) -> Result<Vec<Record>, NetError> {
-        let mut responses = self
-            .direct
-            .lookup(Query::query(name, record_type), self.options);
+        self.lookup_with(name, record_type, self.options).await.0
+    }
+
+    /// One query straight to the servers; the answer records, and whether the response
+    /// had the AD bit.
+    async fn lookup_with(
+        &self,
+        name: Name,
+        record_type: RecordType,
+        options: DnsRequestOptions,
+    ) -> (Result<Vec<Record>, NetError>, bool) {
+        let mut responses = self.direct.lookup(Query::query(name, record_type), options);
         match responses.next().await {
-            Some(Ok(response)) => DnsError::from_response(response)
-                .map(|response| response.answers.clone())
-                .map_err(NetError::from),
-            Some(Err(e)) => Err(e),
-            None => Err(NetError::Message("no response")),
+            Some(Ok(response)) => {
+                let authenticated = response.authentic_data;
+                let answers = DnsError::from_response(response)
+                    .map(|response| response.answers.clone())
+                    .map_err(NetError::from);
+                (answers, authenticated)
+            }
+            Some(Err(e)) => (Err(e), false),
+            None => (Err(NetError::Message("no response")), false),
         }
     }
 }
@@ -137,13 +151,7 @@ impl Dns for HickoryDns {
                     };
                 }
             };
-            let record_type = match query_type {
-                QueryType::Mx => RecordType::MX,
-                QueryType::A => RecordType::A,
-                QueryType::Aaaa => RecordType::AAAA,
-                QueryType::Ptr => RecordType::PTR,
-                QueryType::Txt => RecordType::TXT,
-            };
+            let record_type = record_type_of(query_type);
             let answers = if record_type == RecordType::PTR {
                 self.lookup_direct(name, record_type).await
             } else {
@@ -153,21 +161,61 @@ impl Dns for HickoryDns {
                     .map(|lookup| lookup.answers().to_vec())
             };
             match answers {
-                Ok(answers) => {
-                    let records: Vec<Rdata> = answers
-                        .iter()
-                        .filter_map(|record| convert(&record.name.to_ascii(), &record.data))
-                        .collect();
-                    if records.iter().all(|r| matches!(r, Rdata::Cname { .. })) {
-                        Outcome::NoData
-                    } else {
-                        Outcome::Answer { records }
-                    }
-                }
+                Ok(answers) => outcome_of_answers(&answers),
                 Err(e) => outcome_of(&e),
             }
         })
         .await
+    }
+
+    async fn query_dnssec(&self, name: &str, query_type: QueryType) -> (Lookup, bool) {
+        let authenticated = std::sync::atomic::AtomicBool::new(false);
+        let lookup = timed(name, query_type, self.limit, async {
+            let name = match Name::from_ascii(format!("{}.", name.trim_end_matches('.'))) {
+                Ok(name) => name,
+                Err(e) => {
+                    return Outcome::Failed {
+                        reason: format!("invalid name: {e}"),
+                    };
+                }
+            };
+            let mut options = self.options;
+            options.use_edns = true;
+            options.edns_set_dnssec_ok = true;
+            let (answers, ad) = self
+                .lookup_with(name, record_type_of(query_type), options)
+                .await;
+            authenticated.store(ad, std::sync::atomic::Ordering::Relaxed);
+            match answers {
+                Ok(answers) => outcome_of_answers(&answers),
+                Err(e) => outcome_of(&e),
+            }
+        })
+        .await;
+        (lookup, authenticated.into_inner())
+    }
+}
+
+fn record_type_of(query_type: QueryType) -> RecordType {
+    match query_type {
+        QueryType::Mx => RecordType::MX,
+        QueryType::A => RecordType::A,
+        QueryType::Aaaa => RecordType::AAAA,
+        QueryType::Ptr => RecordType::PTR,
+        QueryType::Txt => RecordType::TXT,
+        QueryType::Tlsa => RecordType::TLSA,
+    }
+}
+
+fn outcome_of_answers(answers: &[Record]) -> Outcome {
+    let records: Vec<Rdata> = answers
+        .iter()
+        .filter_map(|record| convert(&record.name.to_ascii(), &record.data))
+        .collect();
+    if records.iter().all(|r| matches!(r, Rdata::Cname { .. })) {
+        Outcome::NoData
+    } else {
+        Outcome::Answer { records }
     }
 }
 
@@ -200,6 +248,15 @@ fn convert(owner: &str, data: &RData) -> Option<Rdata> {
                 .map(|part| String::from_utf8_lossy(part))
                 .collect::<String>(),
         ),
+        RData::TLSA(tlsa) => Rdata::Tlsa {
+            usage: u8::from(tlsa.cert_usage),
+            selector: u8::from(tlsa.selector),
+            matching: u8::from(tlsa.matching),
+            data: tlsa.cert_data.iter().fold(String::new(), |mut hex, b| {
+                let _ = write!(hex, "{b:02x}");
+                hex
+            }),
+        },
         RData::CNAME(cname) => Rdata::Cname {
             alias: trim_dot(owner),
             target: raw_name(&cname.0),

@@ -30,6 +30,8 @@ pub enum QueryType {
     Ptr,
     #[serde(rename = "TXT")]
     Txt,
+    #[serde(rename = "TLSA")]
+    Tlsa,
 }
 
 impl fmt::Display for QueryType {
@@ -40,6 +42,7 @@ impl fmt::Display for QueryType {
             QueryType::Aaaa => "AAAA",
             QueryType::Ptr => "PTR",
             QueryType::Txt => "TXT",
+            QueryType::Tlsa => "TLSA",
         })
     }
 }
@@ -58,6 +61,14 @@ pub enum Rdata {
     Ptr(String),
     #[serde(rename = "TXT")]
     Txt(String),
+    /// A TLSA record (RFC 6698): usage, selector, matching type, association data in hex.
+    #[serde(rename = "TLSA")]
+    Tlsa {
+        usage: u8,
+        selector: u8,
+        matching: u8,
+        data: String,
+    },
     /// An alias met on the way to the answer.
     #[serde(rename = "CNAME")]
     Cname { alias: String, target: String },
@@ -127,6 +138,13 @@ pub struct Lookup {
 pub trait Dns {
     /// Asks one question. `name` is an ASCII domain name, with or without the final dot.
     async fn query(&self, name: &str, query_type: QueryType) -> Lookup;
+
+    /// Asks with the DNSSEC OK bit set, and says whether the resolver vouched for the answer
+    /// (the AD bit: its validation succeeded, RFC 4035 §3.2.3). The way Postfix trusts its
+    /// local validating resolver. A resolver that does not validate never sets it.
+    async fn query_dnssec(&self, name: &str, query_type: QueryType) -> (Lookup, bool) {
+        (self.query(name, query_type).await, false)
+    }
 }
 
 /// Runs a query under a deadline and times it; shared by implementations.

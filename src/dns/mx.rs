@@ -73,6 +73,8 @@ pub enum AddressLookup {
 }
 
 /// What DNS says about where mail for a domain goes.
+// Each flag is a separate yes/no fact of the answer.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, Default)]
 pub struct MxResolution {
     pub answer: MxAnswer,
@@ -89,6 +91,8 @@ pub struct MxResolution {
     pub lookups: Vec<Lookup>,
     /// The MX lookup did not finish within the deadline.
     pub timed_out: bool,
+    /// The validating resolver vouched for the MX answer (AD bit): the zone is signed.
+    pub authenticated: bool,
 }
 
 impl MxResolution {
@@ -103,7 +107,9 @@ impl MxResolution {
 pub async fn resolve(dns: &impl Dns, domain: &DomainName) -> MxResolution {
     let mut result = MxResolution::default();
     let name = domain.ascii.as_str();
-    let mx = dns.query(name, QueryType::Mx).await;
+    // With the DNSSEC OK bit: whether the answer is signed decides whether DANE applies.
+    let (mx, authenticated) = dns.query_dnssec(name, QueryType::Mx).await;
+    result.authenticated = authenticated;
     let outcome = mx.outcome.clone();
     result.lookups.push(mx);
 

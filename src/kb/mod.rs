@@ -7,6 +7,7 @@ mod doc;
 mod lang;
 mod page;
 mod pattern;
+pub mod schema;
 mod signature;
 
 use std::borrow::Cow;
@@ -23,6 +24,7 @@ pub use lang::UnknownLang;
 pub use page::{
     Code, Comparison, ExplainPage, Query, classify_reply, compare, explain, stage_name,
 };
+pub use schema::Side;
 pub use signature::{
     SignatureMatch, match_signature, matching_ids, signature_patterns_compile,
     signature_pieces_without_literals,
@@ -30,18 +32,6 @@ pub use signature::{
 
 pub use crate::reply::Stage;
 use crate::reply::{EnhancedClass, EnhancedCode, ReplyClass, ReplyCode};
-
-/// Who usually has to act on a code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Side {
-    /// The sending client: its command, configuration or reputation.
-    Sender,
-    /// The receiving domain or server.
-    Recipient,
-    /// Either; the reply text tells which.
-    Either,
-}
 
 impl Serialize for FindingKind {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -6,6 +6,8 @@
 pub mod dane;
 pub mod dkim;
 pub mod dmarc;
+pub mod https;
 pub mod mta_sts;
 pub mod spf;
 pub mod tls_rpt;
+pub mod transport;

@@ -65,6 +65,17 @@ impl TrustAnchors {
             .map_err(|e| Error::Usage(format!("the trust anchors cannot be used: {e}")))?;
         Ok(TrustAnchors { provider, strict })
     }
+
+    /// A client that accepts only what a strict Web PKI client accepts (names, dates, a
+    /// chain to these anchors): what an MTA-STS sender uses to fetch a policy over HTTPS.
+    pub fn strict_client(&self) -> Result<Arc<ClientConfig>, rustls::Error> {
+        let config = ClientConfig::builder_with_provider(self.provider.clone())
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(self.strict.clone())
+            .with_no_client_auth();
+        Ok(Arc::new(config))
+    }
 }
 
 /// What a strict verifier said, kept for the report.
@@ -199,6 +210,9 @@ pub struct TlsInfo {
     pub problems: Vec<TlsProblem>,
     /// Leaf first.
     pub chain: Vec<CertificateInfo>,
+    /// The certificates as presented (DER, leaf first), for DANE matching.
+    #[serde(skip)]
+    pub chain_der: Vec<Vec<u8>>,
 }
 
 /// Describes a completed handshake.
@@ -221,12 +235,12 @@ pub(crate) fn inspect(
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let chain: Vec<CertificateInfo> = connection
-        .peer_certificates()
-        .unwrap_or_default()
+    let presented = connection.peer_certificates().unwrap_or_default();
+    let chain: Vec<CertificateInfo> = presented
         .iter()
         .filter_map(|der| describe(der, now))
         .collect();
+    let chain_der: Vec<Vec<u8>> = presented.iter().map(|der| der.to_vec()).collect();
 
     let mut problems = Vec::new();
     match handshake.verdict() {
@@ -259,6 +273,7 @@ pub(crate) fn inspect(
             .all(|p| matches!(p, TlsProblem::ExpiringSoon { .. })),
         problems: unique,
         chain,
+        chain_der,
     }
 }
 

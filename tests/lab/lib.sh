@@ -1,10 +1,11 @@
 # shellcheck shell=bash
 # Shared code of tests/lab/{start,stop,status,with-lab}. Sourced, not run.
 #
-# The lab: unbound (127.0.0.153:53), nsd (127.0.0.1:5301), rbldnsd
-# (127.0.0.1:5302), postgrey (127.0.0.1:5303) and one Postfix instance with
-# one smtpd listener per scenario on port 25 of 127.0.0.10-20, 127.0.1.1-10
-# and [::1]. The sending side: a second Postfix instance (the client) and an
+# The lab: unbound (127.0.0.153:53, validating the lab's DNSSEC-signed zones
+# with their keys as trust anchors), nsd (127.0.0.1:5301), rbldnsd
+# (127.0.0.1:5302), postgrey (127.0.0.1:5303), one Postfix instance with
+# one smtpd listener per scenario on port 25 of 127.0.0.10-21, 127.0.1.1-10
+# and [::1], and nginx (127.0.0.40:443, MTA-STS policies). The sending side: a second Postfix instance (the client) and an
 # Exim unpacked from Debian's .deb files, which listen on nothing and relay
 # test messages to the scenario listeners (tests/lab/send-scenarios).
 # Everything listens and talks on loopback only. Scenarios: docs/lab.md.
@@ -27,6 +28,8 @@ NSD_ADDR=127.0.0.1
 NSD_PORT=5301
 RBL_PORT=5302
 GREY_PORT=5303
+# nginx: the MTA-STS policy hosts (https://mta-sts.<domain>/.well-known/mta-sts.txt).
+STS_ADDR=127.0.0.40
 
 # Postfix listeners: address and expected first three characters of the
 # greeting ("-" = only check that it listens: the stalled banner).
@@ -34,6 +37,7 @@ SMTP_LISTENERS=(
   "127.0.0.10 220" "::1 220" "127.0.0.11 421" "127.0.0.12 554"
   "127.0.0.13 220" "127.0.0.14 220" "127.0.0.15 220" "127.0.0.16 220"
   "127.0.0.17 220" "127.0.0.18 -" "127.0.0.19 220" "127.0.0.20 220"
+  "127.0.0.21 220"
   "127.0.1.1 220" "127.0.1.2 220" "127.0.1.3 220" "127.0.1.4 220"
   "127.0.1.5 220" "127.0.1.6 220" "127.0.1.7 220" "127.0.1.8 220"
   "127.0.1.9 220" "127.0.1.10 220"
@@ -50,6 +54,7 @@ LAB_PACKAGES=(
   "swaks:/usr/bin/swaks"
   "netcat-openbsd:/bin/nc.openbsd"
   "openssl:/usr/bin/openssl"
+  "curl:/usr/bin/curl"
   "ca-certificates:/etc/ssl/certs"
   "util-linux:/usr/bin/unshare"
   "iproute2:/usr/bin/ss"
@@ -61,10 +66,17 @@ LAB_PACKAGES=(
 # The sending side (docs/lab.md, "The sending side").
 PFCLIENT=$STATE/pfclient
 EXIM=$STATE/exim/root/usr/sbin/exim4
-# Debian's exim4 conflicts with postfix: its packages are only downloaded
-# (kept here, for offline runs) and unpacked into $STATE/exim/root.
+# Debian packages that are only downloaded (kept in $DEB_CACHE, for offline
+# runs) and unpacked into $STATE, never installed: exim4 conflicts with
+# postfix; nginx, installed, would add a system service and a default site on
+# port 80; ldnsutils signs the lab zones. Nothing of them outlives the lab.
 EXIM_DEBS=(exim4-daemon-light exim4-base exim4-config)
+NGINX_DEBS=(nginx)
+LDNS_DEBS=(libldns3 ldnsutils)
+UNPACKED_DEBS=("${EXIM_DEBS[@]}" "${NGINX_DEBS[@]}" "${LDNS_DEBS[@]}")
 DEB_CACHE=${SMTPDIAG_LAB_DEB_CACHE:-/var/cache/smtpdiag-lab}
+NGINX=$STATE/nginx/root/usr/sbin/nginx
+LDNS_ROOT=$STATE/ldns/root
 
 say() { printf 'lab: %s\n' "$*" >&2; }
 die() { printf 'lab: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -183,6 +195,10 @@ lab_pids() {
           esac
         done
         ;;
+      nginx)
+        # Master and workers run the binary unpacked into $STATE.
+        case $(readlink "$d/exe" 2>/dev/null) in "$STATE/"*) echo "$pid" ;; esac
+        ;;
       exim4)
         ns=$(readlink "$d/ns/mnt" 2>/dev/null) || ns=""
         if [ -n "$exim_ns" ] && [ "$ns" = "$exim_ns" ]; then
@@ -257,6 +273,17 @@ check_unbound() {
 check_postgrey() { timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$GREY_PORT" 2>/dev/null; }
 pidfile_alive() { pid_alive "$(tr -dc '0-9' 2>/dev/null <"$1")"; }
 check_pfclient() { pidfile_alive "$PFCLIENT/spool/pid/master.pid"; }
+# unbound validates the signed lab zones: the AD bit on a secure answer.
+check_dnssec() {
+  dig @"$RESOLVER" +time=1 +tries=1 +dnssec +noall +comments mx.valid.dane.test A 2>/dev/null |
+    grep -q 'flags:[^;]* ad[ ;]'
+}
+# nginx serves the MTA-STS policy of sts-enforce.test with a lab-CA certificate.
+check_nginx() {
+  curl -sf --max-time 2 --cacert "$STATE/tls/ca.pem" \
+    --resolve "mta-sts.sts-enforce.test:443:$STS_ADDR" \
+    https://mta-sts.sts-enforce.test/.well-known/mta-sts.txt 2>/dev/null | grep -q '^mode: enforce'
+}
 check_exim() { pidfile_alive "$STATE/run/exim.pid"; }
 
 # First line of an SMTP greeting, or nothing. Sends QUIT, never anything else.
@@ -324,7 +351,7 @@ conf_current() {
 # Quiet: 0 when every server answers; stops at the first that does not.
 lab_up() {
   check_unbound && check_nsd && check_rbldnsd && check_postgrey && check_all_smtp &&
-    check_pfclient && check_exim
+    check_pfclient && check_exim && check_dnssec && check_nginx
 }
 
 # Prints one line per server; returns 0 when every server answers.
@@ -342,6 +369,10 @@ lab_status() { # [verbose]
   else echo "pfclient  DOWN  Postfix sending instance ($PFCLIENT)"; rc=1; fi
   if check_exim; then echo "exim      up    queue runner every 2 s (no listener; log $STATE/log/exim/mainlog)"
   else echo "exim      DOWN  queue runner ($STATE/exim)"; rc=1; fi
+  if check_dnssec; then echo "dnssec    up    unbound validates dane.test, bogus.test, sigexpired.test (mx.valid.dane.test A: AD)"
+  else echo "dnssec    DOWN  no AD bit on mx.valid.dane.test A (trust anchors $STATE/unbound/trust-anchors)"; rc=1; fi
+  if check_nginx; then echo "nginx     up    $STS_ADDR:443 (MTA-STS policies, lab CA)"
+  else echo "nginx     DOWN  $STS_ADDR:443 (no policy for sts-enforce.test)"; rc=1; fi
   if [ $rc -eq 0 ] && ! conf_current; then
     echo "config    OUTDATED  tests/lab changed since the lab started; run tests/lab/start"
     rc=1
@@ -355,7 +386,7 @@ lab_status() { # [verbose]
     printf '%s\n' "$detail"
   else
     if detail=$(check_postfix report); then
-      echo "postfix   up    ${#SMTP_LISTENERS[@]} smtpd listeners on port 25 (127.0.0.10-20, 127.0.1.1-10, [::1])"
+      echo "postfix   up    ${#SMTP_LISTENERS[@]} smtpd listeners on port 25 (127.0.0.10-21, 127.0.1.1-10, [::1])"
     else
       echo "postfix   DOWN  some smtpd listeners on port 25 do not answer:"; rc=1
       printf '%s\n' "$detail"
@@ -381,7 +412,7 @@ port_owner() {
 check_ports_free() {
   local busy="" entry addr port proto line tcp udp
   local specs=("$RESOLVER 53 u" "$RESOLVER 53 t" "$NSD_ADDR $NSD_PORT u" "$NSD_ADDR $NSD_PORT t"
-               "127.0.0.1 $RBL_PORT u" "127.0.0.1 $GREY_PORT t")
+               "127.0.0.1 $RBL_PORT u" "127.0.0.1 $GREY_PORT t" "$STS_ADDR 443 t")
   for entry in "${SMTP_LISTENERS[@]}"; do specs+=("${entry% *} 25 t"); done
   tcp=$(ss -Hlntp 2>/dev/null)
   udp=$(ss -Hlnup 2>/dev/null)
@@ -445,6 +476,26 @@ basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth
 subjectAltName = DNS:mx.expired.test
+[ dane ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = $(dane_names)
+[ mtasts ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = $(sts_names)
+[ stsbadcert ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:mta-sts.elsewhere.test
+[ stsexpired ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:mta-sts.sts-expired.test
 EOF
   local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
   {
@@ -471,9 +522,97 @@ EOF
     # mx.badtls.test: a "certificate" that is not one, so that Postfix
     # advertises STARTTLS but cannot start TLS (454 4.7.0).
     printf 'this is not a certificate\n' >"$t/broken.pem" &&
-    printf 'this is not a key\n' >"$t/broken.key"
+    printf 'this is not a key\n' >"$t/broken.key" &&
+    # The DANE listener (127.0.0.21): its chain file holds the lab CA too, as
+    # DANE-TA (2 x x) needs the trust anchor in the chain the server presents.
+    lab_cert dane "/CN=mx.valid.dane.test" dane &&
+    cat "$t/dane.pem" "$t/ca.pem" >"$t/dane-chain.pem" &&
+    # The key a rollover publishes the TLSA record of before it is used.
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out "$t/next.key" &&
+    # The MTA-STS policy hosts, and one whose certificate names another host.
+    lab_cert mta-sts "/CN=mta-sts.sts-enforce.test" mtasts &&
+    lab_cert sts-badcert "/CN=mta-sts.elsewhere.test" stsbadcert &&
+    lab_cert sts-expired "/CN=mta-sts.sts-expired.test" stsexpired 20200101000000Z 20210101000000Z
   } >"$STATE/log/openssl.log" 2>&1 || { say "creating the lab TLS material failed"; log_tail "$STATE/log/openssl.log"; return 1; }
   chmod 600 "$t"/*.key
+}
+
+# A key and a certificate from the lab CA, valid from yesterday for 825 days
+# unless dates are given: $STATE/tls/NAME.key and NAME.pem.
+lab_cert() { # name subject ca.cnf-extensions [startdate enddate]
+  local t=$STATE/tls
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$t/$1.key" -out "$t/$1.csr" -subj "$2" &&
+  openssl ca -batch -notext -config "$t/ca/ca.cnf" -extensions "$3" \
+    -startdate "${4:-$(date -u -d '1 day ago' +%Y%m%d%H%M%SZ)}" \
+    -enddate "${5:-$(date -u -d '+825 days' +%Y%m%d%H%M%SZ)}" \
+    -in "$t/$1.csr" -out "$t/$1.pem"
+}
+
+# The MX names served by the DANE listener (127.0.0.21), all in its certificate:
+# DANE-TA and MTA-STS check the name, DANE-EE does not.
+DANE_MX_NAMES=(mx.valid.dane.test mx.mismatch.dane.test mx.ta.dane.test mx.rollover.dane.test
+               mx.pkix.dane.test mx.malformed.dane.test mx.nodane.dane.test mx.bogus.test
+               mx.sigexpired.test mx.tlsa-unsigned.test mx.sts-missing.test)
+# The MTA-STS policy domains whose host has a good certificate (docs/lab.md).
+STS_DOMAINS=(sts-enforce.test sts-wildcard.test sts-missing.test sts-testing.test
+             sts-malformed.test sts-nopolicy.test)
+dane_names() { local n; for n in "${DANE_MX_NAMES[@]}"; do printf 'DNS:%s,' "$n"; done | sed 's/,$//'; }
+sts_names() { local d; for d in "${STS_DOMAINS[@]}"; do printf 'DNS:mta-sts.%s,' "$d"; done | sed 's/,$//'; }
+
+# SHA-256 of a key's SubjectPublicKeyInfo (TLSA selector 1, matching type 1).
+spki_sha256() { openssl pkey -in "$1" -pubout -outform DER | openssl dgst -sha256 -r | cut -c1-64; }
+# SHA-256 of a whole certificate (TLSA selector 0, matching type 1).
+cert_sha256() { openssl x509 -in "$1" -outform DER | openssl dgst -sha256 -r | cut -c1-64; }
+
+# ldnsutils, unpacked from its .deb: ldns TOOL ARGS...
+ldns() {
+  LD_LIBRARY_PATH=$LDNS_ROOT/usr/lib/$(uname -m)-linux-gnu "$LDNS_ROOT/usr/bin/$1" "${@:2}"
+}
+
+# A zone file with the @TLSA_...@ placeholders filled from this start's keys
+# and certificates (set by gen_dnssec).
+tlsa_subst() { # template destination
+  sed -e "s|@TLSA_DANE@|$TLSA_DANE|g" -e "s|@TLSA_HEALTHY@|$TLSA_HEALTHY|g" \
+      -e "s|@TLSA_NEXT@|$TLSA_NEXT|g" -e "s|@TLSA_CA@|$TLSA_CA|g" "$1" >"$2"
+}
+
+# The DNSSEC-signed zones (docs/lab.md, "DNSSEC and DANE"), each signed with a
+# key made at this start; those keys are unbound's trust anchors (the parent,
+# test., is not signed: each zone is an island of security).
+#   dane.test        signed, valid for 30 days
+#   bogus.test       signed, then its TLSA record is changed: the RRSIG no longer
+#                    matches, unbound answers SERVFAIL (dig +cd shows the data)
+#   sigexpired.test  signed with signatures that expired in 2020: all of it bogus
+gen_dnssec() {
+  local t=$STATE/tls k=$STATE/dnssec zone key from until anchors=$STATE/unbound/trust-anchors
+  mkdir -p "$k" || return 1
+  : >"$anchors"
+  {
+    TLSA_DANE=$(spki_sha256 "$t/dane.key") &&
+    TLSA_HEALTHY=$(spki_sha256 "$t/healthy.key") &&
+    TLSA_NEXT=$(spki_sha256 "$t/next.key") &&
+    TLSA_CA=$(cert_sha256 "$t/ca.pem")
+  } 2>>"$STATE/log/dnssec.log" || { say "cannot compute the TLSA data"; log_tail "$STATE/log/dnssec.log"; return 1; }
+  for zone in dane.test bogus.test sigexpired.test; do
+    tlsa_subst "$LAB_CONF/zones/$zone.zone" "$k/$zone.zone" || return 1
+    if [ "$zone" = sigexpired.test ]; then
+      from=20200101000000 until=20200201000000
+    else
+      from=$(date -u -d '1 day ago' +%Y%m%d%H%M%S) until=$(date -u -d '+30 days' +%Y%m%d%H%M%S)
+    fi
+    {
+      key=$(cd "$k" && ldns ldns-keygen -a ECDSAP256SHA256 -k -r /dev/urandom "$zone") &&
+      ldns ldns-signzone -i "$from" -e "$until" -f "$STATE/nsd/$zone.zone" "$k/$zone.zone" "$k/$key" &&
+      cat "$k/$key.key" >>"$anchors"
+    } >>"$STATE/log/dnssec.log" 2>&1 || { say "signing $zone failed"; log_tail "$STATE/log/dnssec.log"; return 1; }
+  done
+  # bogus.test: the TLSA record changed after signing (a new key published
+  # without re-signing the zone).
+  sed -i -e "/^_25\._tcp\.mx\.bogus\.test\.[[:space:]].*TLSA/s/$TLSA_DANE/$TLSA_HEALTHY/" \
+    "$STATE/nsd/bogus.test.zone"
+  grep -q "TLSA.*$TLSA_HEALTHY" "$STATE/nsd/bogus.test.zone" ||
+    { say "could not alter the TLSA record of the signed bogus.test zone"; return 1; }
 }
 
 configure() {
@@ -483,10 +622,17 @@ configure() {
   chown postgrey:postgrey "$STATE/postgrey/db"
   chown postfix:postfix "$STATE/postfix/data"
 
+  # TLS (first: the DNS zones publish TLSA records of its keys)
+  gen_tls || return 1
+
   # DNS
+  unpack_debs "$LDNS_ROOT" "${LDNS_DEBS[@]}" || return 1
+  check_libs "$LDNS_ROOT/usr/bin/ldns-signzone" "$LDNS_ROOT/usr/lib/$(uname -m)-linux-gnu" || return 1
   subst "$LAB_CONF/unbound.conf" "$STATE/unbound.conf"
   subst "$LAB_CONF/nsd.conf" "$STATE/nsd.conf"
-  { cat "$LAB_CONF/zones/test.zone"; gen_batch_zone; } >"$STATE/nsd/test.zone"
+  gen_dnssec || return 1
+  tlsa_subst "$LAB_CONF/zones/test.zone" "$STATE/nsd/test.zone" &&
+    gen_batch_zone >>"$STATE/nsd/test.zone" || return 1
   cp "$LAB_CONF/zones/127.in-addr.arpa.zone" "$LAB_CONF/zones/ip6-loopback.zone" "$STATE/nsd/"
   cp "$LAB_CONF"/rbldnsd/* "$STATE/rbldnsd/"
   chmod 644 "$STATE"/rbldnsd/*
@@ -496,9 +642,6 @@ configure() {
   # postgrey: no whitelists at all (the packaged one whitelists postmaster@).
   : >"$STATE/postgrey/whitelist_clients"
   : >"$STATE/postgrey/whitelist_recipients"
-
-  # TLS
-  gen_tls || return 1
 
   # Postfix
   local etc=$STATE/postfix/etc
@@ -514,6 +657,44 @@ configure() {
 
   configure_pfclient || return 1
   configure_exim || return 1
+  configure_nginx || return 1
+}
+
+# nginx, unpacked from its .deb: its configuration and one directory per policy
+# host, www/mta-sts.<domain>/.well-known/mta-sts.txt (no file: 404).
+configure_nginx() {
+  local d n=$STATE/nginx
+  unpack_debs "$n/root" "${NGINX_DEBS[@]}" || return 1
+  check_libs "$NGINX" || return 1
+  mkdir -p "$n/tmp" "$n/www" || return 1
+  subst "$LAB_CONF/nginx/nginx.conf" "$n/nginx.conf"
+  for d in "$LAB_CONF"/nginx/policies/*.txt; do
+    d=$(basename "$d" .txt)
+    mkdir -p "$n/www/mta-sts.$d/.well-known" &&
+    cp "$LAB_CONF/nginx/policies/$d.txt" "$n/www/mta-sts.$d/.well-known/mta-sts.txt" || return 1
+  done
+  chmod -R a+rX "$n/www"
+}
+
+# Unpack cached .debs (fetch_debs) into a directory: unpack_debs DIR PACKAGE...
+unpack_debs() {
+  local dir=$1 p deb
+  shift
+  mkdir -p "$dir" || return 1
+  for p in "$@"; do
+    deb=$(cached_deb "$p")
+    [ -n "$deb" ] || { say "no $p .deb in $DEB_CACHE"; return 1; }
+    dpkg -x "$deb" "$dir" || { say "cannot unpack $deb"; return 1; }
+  done
+}
+
+# Fail loudly when an unpacked binary needs a library this system lacks.
+check_libs() { # binary [library directory of the unpacked packages]
+  local missing
+  missing=$(LD_LIBRARY_PATH=${2:-} ldd "$1" 2>&1 | awk '/not found/ {print $1}' | tr '\n' ' ')
+  [ -z "$missing" ] && return 0
+  say "$1 needs libraries this system lacks: ${missing% } (apt-get install the packages that have them)"
+  return 1
 }
 
 # The Postfix client: its own config and queue; bounces to a maildir.
@@ -530,11 +711,12 @@ configure_pfclient() {
 # The newest cached .deb of a package, or nothing.
 cached_deb() { compgen -G "$DEB_CACHE/${1}_*.deb" | sort -V | tail -n 1; }
 
-# Make sure $DEB_CACHE holds the exim .debs: kept from an earlier start (CI
-# runs offline on the same machine), else fetched with apt-get download.
-fetch_exim_debs() {
+# Make sure $DEB_CACHE holds the .debs the lab unpacks (exim, nginx, ldnsutils):
+# kept from an earlier start (CI runs offline on the same machine), else fetched
+# with apt-get download. Fails loudly when one is missing and cannot be fetched.
+fetch_debs() {
   local p missing=() log=$DEB_CACHE/download.log
-  for p in "${EXIM_DEBS[@]}"; do [ -n "$(cached_deb "$p")" ] || missing+=("$p"); done
+  for p in "${UNPACKED_DEBS[@]}"; do [ -n "$(cached_deb "$p")" ] || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   command -v apt-get >/dev/null || die "no apt-get to download ${missing[*]}; put their .deb files in $DEB_CACHE"
   mkdir -p "$DEB_CACHE" || die "cannot create $DEB_CACHE"
@@ -548,7 +730,7 @@ fetch_exim_debs() {
       exit 1
     }
   fi
-  for p in "${EXIM_DEBS[@]}"; do
+  for p in "${UNPACKED_DEBS[@]}"; do
     [ -n "$(cached_deb "$p")" ] || die "apt-get download left no $p .deb in $DEB_CACHE"
   done
 }
@@ -557,13 +739,9 @@ fetch_exim_debs() {
 # namespace (see start_exim): its configuration, the lab resolver and hosts, and
 # a passwd/group that name Debian-exim.
 configure_exim() {
-  local p deb e=$STATE/exim
+  local e=$STATE/exim
   mkdir -p "$e/root" "$e/spool" "$e/etc/exim4" "$STATE/mail/exim" "$STATE/log/exim" || return 1
-  for p in "${EXIM_DEBS[@]}"; do
-    deb=$(cached_deb "$p")
-    [ -n "$deb" ] || { say "no $p .deb in $DEB_CACHE"; return 1; }
-    dpkg -x "$deb" "$e/root" || { say "cannot unpack $deb"; return 1; }
-  done
+  unpack_debs "$e/root" "${EXIM_DEBS[@]}" || return 1
   subst "$LAB_CONF/exim/exim.conf" "$e/etc/exim4/exim4.conf"
   cp "$STATE/resolv.conf" "$STATE/hosts" "$e/etc/" || return 1
   { cat /etc/passwd
@@ -704,6 +882,14 @@ start_exim() {
   readlink "/proc/$pid/ns/mnt" >"$STATE/run/exim.mntns"
 }
 
+# nginx: master and one worker, daemonised; its pid in $STATE/run/nginx.pid.
+start_nginx() {
+  local out args=(-p "$STATE/nginx/" -c "$STATE/nginx/nginx.conf" -e "$STATE/log/nginx-error.log")
+  out=$("$NGINX" "${args[@]}" -t -q 2>&1) || { say "nginx.conf error: $out"; return 1; }
+  "$NGINX" "${args[@]}" >>"$STATE/log/nginx-start.log" 2>&1 9>&- ||
+    { say "nginx failed to start"; log_tail "$STATE/log/nginx-start.log"; log_tail "$STATE/log/nginx-error.log"; return 1; }
+}
+
 # Run the lab's exim in its namespace: exim_run ARGS...
 exim_run() {
   local pid
@@ -720,6 +906,8 @@ wait_ready() {
   wait_for check_rbldnsd "$secs" || { say "rbldnsd does not answer on 127.0.0.1:$RBL_PORT"; log_tail "$STATE/log/rbldnsd.log"; return 1; }
   wait_for check_unbound "$secs" || { say "unbound does not answer on $RESOLVER:53"; log_tail "$STATE/log/unbound.log"; return 1; }
   wait_for check_postgrey "$secs" || { say "postgrey does not answer on 127.0.0.1:$GREY_PORT"; log_tail "$STATE/log/postgrey.log"; return 1; }
+  wait_for check_dnssec "$secs" || { say "unbound does not validate dane.test (no AD bit on mx.valid.dane.test A)"; log_tail "$STATE/log/unbound.log"; log_tail "$STATE/log/dnssec.log"; return 1; }
+  wait_for check_nginx "$secs" || { say "nginx does not serve the MTA-STS policy of sts-enforce.test on $STS_ADDR:443"; log_tail "$STATE/log/nginx-error.log"; return 1; }
   if ! wait_for check_all_smtp "$secs"; then
     say "Postfix listeners do not answer as expected:"
     check_postfix report >&2

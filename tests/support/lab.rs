@@ -45,6 +45,12 @@ pub const STALL: &str = "127.0.0.18";
 pub const EXPIRED: &str = "127.0.0.19";
 /// mx.selfsigned.test: healthy, with a self-signed certificate for mx.selfsigned.test.
 pub const SELFSIGNED: &str = "127.0.0.20";
+/// The DANE listener: mx.valid.dane.test and every other MX of the DNSSEC-signed lab
+/// zones (docs/lab.md, "DNSSEC and DANE"); healthy, STARTTLS with a lab-CA certificate
+/// whose chain includes the CA.
+pub const DANE: &str = "127.0.0.21";
+/// nginx: the MTA-STS policy hosts `mta-sts.<domain>` on port 443 (lab CA).
+pub const MTA_STS: &str = "127.0.0.40";
 /// mx.closed.test: nothing listens (connection refused).
 pub const CLOSED: &str = "127.0.0.30";
 /// mx01.batch.test … mx10.batch.test: healthy, no TLS. `BATCH[n - 1]` is mx{n}.
@@ -89,7 +95,8 @@ pub fn state_dir() -> PathBuf {
 }
 
 /// The lab CA certificate (PEM) that signed the certificates of mx.healthy.test
-/// (also valid for mx.v6only.test and implicit.test) and mx.expired.test.
+/// (also valid for mx.v6only.test and implicit.test), mx.expired.test, the DANE
+/// listener and the MTA-STS policy hosts.
 pub fn ca_file() -> String {
     state_dir()
         .join("tls/ca.pem")

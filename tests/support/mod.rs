@@ -1,4 +1,5 @@
 pub mod command;
+pub mod english;
 pub mod fake_dns;
 pub mod fault_server;
 pub mod lab;
