@@ -2,7 +2,7 @@
 //! order, and a summary that stays the same size however long the list is.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufReader};
 use std::path::Path;
 use std::time::Duration;
 
@@ -32,26 +32,25 @@ pub fn targets(
     })
 }
 
-/// The lines of a domain list, read lazily: blank lines and `#` comments skipped.
+/// The lines of a domain list, read lazily and checked line by line
+/// (`config::target_lines`): blank lines and `#` comments skipped, an error per bad line.
 pub fn read_targets(path: &Path, rcpts: Vec<String>) -> Result<TargetStream, Error> {
-    let reader: Box<dyn BufRead> = if path == Path::new("-") {
-        Box::new(BufReader::new(io::stdin()))
-    } else {
-        let file = File::open(path)
-            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
-        Box::new(BufReader::new(file))
-    };
-    Ok(Box::new(reader.lines().filter_map(move |line| {
-        let line = match line {
-            Ok(line) => line,
-            Err(e) => return Some(Err((String::new(), Error::Stdin(e)))),
-        };
-        let entry = line.split('#').next().unwrap_or_default().trim();
-        if entry.is_empty() {
-            return None;
-        }
-        Some(config::target(entry, &rcpts).map_err(|e| (entry.to_string(), e)))
-    })))
+    if path == Path::new("-") {
+        let stdin = BufReader::new(io::stdin());
+        return Ok(Box::new(config::target_lines(
+            stdin,
+            "standard input",
+            rcpts,
+        )));
+    }
+    let file = File::open(path)
+        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let name = path.display().to_string();
+    Ok(Box::new(config::target_lines(
+        BufReader::new(file),
+        &name,
+        rcpts,
+    )))
 }
 
 /// The batch engine: `buffered` runs up to `concurrency` probes at once and yields them in

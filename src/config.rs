@@ -139,6 +139,58 @@ fn usage(message: impl Into<String>) -> Error {
     Error::Usage(message.into())
 }
 
+/// The longest line of a domain list (`-f`) that is read as one: a domain is at most 253
+/// bytes and an address 254, so a longer line is not a target, whatever follows it.
+pub const LIST_LINE_LIMIT: usize = 4096;
+
+/// The longest mail address taken for MAIL FROM or RCPT TO: RFC 5321 §4.5.3.1.3 allows a
+/// path of 256 octets, angle brackets included.
+const ADDRESS_LIMIT: usize = 254;
+
+/// The longest HELO name: a domain name is at most 255 octets (RFC 5321 §4.5.3.1.2).
+const HELO_LIMIT: usize = 255;
+
+/// How a control character is named in an error.
+fn control_name(c: char) -> String {
+    match c {
+        '\r' => "a carriage return (CR)".into(),
+        '\n' => "a line feed (LF)".into(),
+        '\0' => "a NUL byte".into(),
+        other => format!("the control character {other:?}"),
+    }
+}
+
+/// Refuses CR, LF, NUL and every other control character in a value that ends up in an SMTP
+/// command, a DNS query, a file name or the report: a CR LF would let it smuggle a second
+/// SMTP command (or a forged line into the output).
+fn no_control(what: &str, value: &str) -> Result<(), Error> {
+    match value.chars().find(|c| c.is_control()) {
+        Some(c) => Err(usage(format!(
+            "{what} {value:?} contains {}; give it on one line, without control characters",
+            control_name(c)
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A file to read (`-f`, `--ca-file`, the files of `logs`): `-` where standard input is
+/// allowed, otherwise a name without control characters that is not a directory. A name
+/// that cannot be opened is reported by the reader, which opens every file before any
+/// work starts.
+fn input_path(what: &str, path: &std::path::Path, stdin_allowed: bool) -> Result<(), Error> {
+    if stdin_allowed && path.as_os_str() == "-" {
+        return Ok(());
+    }
+    let shown = path.to_string_lossy();
+    no_control(what, &shown)?;
+    if path.is_dir() {
+        return Err(usage(format!(
+            "{what} {shown:?} is a directory, not a file"
+        )));
+    }
+    Ok(())
+}
+
 fn seconds(flag: &str, value: f64) -> Result<Duration, Error> {
     if !(value.is_finite() && value > 0.0) {
         return Err(usage(format!(
@@ -149,6 +201,7 @@ fn seconds(flag: &str, value: f64) -> Result<Duration, Error> {
 }
 
 fn ip(flag: &str, value: &str) -> Result<IpAddr, Error> {
+    no_control(flag, value)?;
     value
         .trim()
         .trim_start_matches('[')
@@ -159,11 +212,24 @@ fn ip(flag: &str, value: &str) -> Result<IpAddr, Error> {
 
 /// `IP`, `IP:PORT`, `[IPv6]:PORT` or a bare IPv6 address; port 53 when none is given.
 fn resolver_address(value: &str) -> Result<SocketAddr, Error> {
-    let value = value.trim();
-    if let Ok(address) = SocketAddr::from_str(value) {
-        return Ok(address);
+    no_control("--resolver", value)?;
+    let trimmed = value.trim();
+    let address = match SocketAddr::from_str(trimmed) {
+        Ok(address) => address,
+        Err(_) => ip("--resolver", trimmed).map(|ip| SocketAddr::new(ip, 53))?,
+    };
+    if address.port() == 0 {
+        return Err(usage(format!(
+            "--resolver {value:?}: port 0 is not a port a resolver listens on"
+        )));
     }
-    ip("--resolver", value).map(|ip| SocketAddr::new(ip, 53))
+    if address.ip().is_unspecified() || address.ip().is_multicast() {
+        return Err(usage(format!(
+            "--resolver {value:?}: {} is not the address of a resolver",
+            address.ip()
+        )));
+    }
+    Ok(address)
 }
 
 fn resolver_settings(dns: &DnsArgs) -> Result<ResolverSettings, Error> {
@@ -191,6 +257,7 @@ fn blocklists(dns: &DnsArgs) -> Result<Vec<Blocklist>, Error> {
     dns.dnsbl
         .iter()
         .map(|zone| {
+            no_control("--dnsbl", zone)?;
             DomainName::parse(zone)
                 .map(|name| Blocklist::from_zone(&name.ascii))
                 .map_err(|e| usage(format!("--dnsbl {zone:?}: {e}")))
@@ -200,7 +267,14 @@ fn blocklists(dns: &DnsArgs) -> Result<Vec<Blocklist>, Error> {
 
 /// A mailbox for MAIL FROM or RCPT TO: no control characters, a valid address.
 fn mailbox(flag: &str, value: &str) -> Result<String, Error> {
+    no_control(flag, value)?;
     smtp::check_command_argument(flag, value).map_err(usage)?;
+    if value.len() > ADDRESS_LIMIT {
+        return Err(usage(format!(
+            "{flag}: an address of {} bytes is longer than SMTP allows ({ADDRESS_LIMIT})",
+            value.len()
+        )));
+    }
     lettre::Address::from_str(value)
         .map_err(|e| usage(format!("{flag} {value:?} is not a mail address: {e}")))?;
     Ok(value.to_string())
@@ -221,6 +295,143 @@ pub fn target(input: &str, rcpts: &[String]) -> Result<Target, Error> {
         (None, true) => vec![format!("postmaster@{}", domain.ascii)],
     };
     Ok(Target { domain, rcpts })
+}
+
+/// A line of a domain list: a target, or what the line held and why it cannot be probed.
+pub type ListItem = Result<Target, (String, Error)>;
+
+/// The targets of a domain list (`-f FILE`, or standard input for `-`), read lazily line
+/// by line: blank lines and `#` comments skipped, CRLF line ends taken as LF. A bad line
+/// is an error that names it (`list.txt line 7: ...`) and the next line is read; a line
+/// over [`LIST_LINE_LIMIT`] bytes is skipped without being held in memory. A NUL byte
+/// means the file is binary: one error, and the reading stops. So a list of any size, or
+/// a file that is no list at all, is read in bounded memory and never panics.
+#[derive(Debug)]
+pub struct TargetLines<R> {
+    reader: R,
+    source: String,
+    rcpts: Vec<String>,
+    number: usize,
+    done: bool,
+}
+
+/// Reads the targets of a domain list; `source` names it in errors.
+pub fn target_lines<R: std::io::BufRead>(
+    reader: R,
+    source: &str,
+    rcpts: Vec<String>,
+) -> TargetLines<R> {
+    TargetLines {
+        reader,
+        source: source.to_string(),
+        rcpts,
+        number: 0,
+        done: false,
+    }
+}
+
+/// What a bad line held, as the error line of `--json` shows it: its start, read lossily.
+fn line_start(line: &[u8]) -> String {
+    String::from_utf8_lossy(&line[..line.len().min(80)])
+        .trim_end()
+        .to_string()
+}
+
+/// Consumes the rest of a line, whatever its length, holding one buffer at a time.
+fn skip_line(reader: &mut impl std::io::BufRead) -> std::io::Result<()> {
+    loop {
+        let buffer = reader.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok(());
+        }
+        if let Some(end) = memchr::memchr(b'\n', buffer) {
+            reader.consume(end + 1);
+            return Ok(());
+        }
+        let len = buffer.len();
+        reader.consume(len);
+    }
+}
+
+impl<R: std::io::BufRead> TargetLines<R> {
+    fn bad(&self, line: &[u8], why: &str) -> ListItem {
+        Err((
+            line_start(line),
+            usage(format!("{} line {}: {why}", self.source, self.number)),
+        ))
+    }
+}
+
+impl<R: std::io::BufRead> Iterator for TargetLines<R> {
+    type Item = ListItem;
+
+    fn next(&mut self) -> Option<ListItem> {
+        use std::io::{BufRead, Read};
+        while !self.done {
+            let mut line = Vec::new();
+            let limit = LIST_LINE_LIMIT as u64 + 1;
+            match (&mut self.reader).take(limit).read_until(b'\n', &mut line) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(source) => {
+                    self.done = true;
+                    return Some(Err((
+                        self.source.clone(),
+                        Error::ReadFile {
+                            path: self.source.clone(),
+                            source,
+                        },
+                    )));
+                }
+            }
+            self.number += 1;
+            if line.contains(&0) {
+                self.done = true;
+                return Some(self.bad(
+                    &line,
+                    "a NUL byte: this is binary data, not a list of domains; reading stopped",
+                ));
+            }
+            if line.len() > LIST_LINE_LIMIT && line.last() != Some(&b'\n') {
+                if let Err(source) = skip_line(&mut self.reader) {
+                    self.done = true;
+                    return Some(Err((
+                        self.source.clone(),
+                        Error::ReadFile {
+                            path: self.source.clone(),
+                            source,
+                        },
+                    )));
+                }
+                return Some(self.bad(
+                    &line,
+                    &format!(
+                        "longer than {LIST_LINE_LIMIT} bytes: not a domain or an address (at most {ADDRESS_LIMIT})"
+                    ),
+                ));
+            }
+            let Ok(text) = std::str::from_utf8(&line) else {
+                return Some(self.bad(
+                    &line,
+                    "not UTF-8 text: write the domain in UTF-8 or as its xn-- form",
+                ));
+            };
+            let text = text.strip_suffix('\n').unwrap_or(text);
+            let text = text.strip_suffix('\r').unwrap_or(text);
+            let entry = text.split('#').next().unwrap_or_default().trim();
+            if entry.is_empty() {
+                continue;
+            }
+            let checked = no_control("the entry", entry).and_then(|()| target(entry, &self.rcpts));
+            return Some(checked.map_err(|e| {
+                (
+                    entry.to_string(),
+                    usage(format!("{} line {}: {e}", self.source, self.number)),
+                )
+            }));
+        }
+        None
+    }
 }
 
 /// This host's fully qualified name, found the way `hostname -f` finds it without DNS: the
@@ -276,11 +487,17 @@ fn probe_config(cli: &Cli) -> Result<ProbeConfig, Error> {
         (Some(_), false) => {
             return Err(usage("give domains as arguments or with --file, not both"));
         }
-        (Some(path), true) => Targets::File(path.clone()),
+        (Some(path), true) => {
+            input_path("--file", path, true)?;
+            Targets::File(path.clone())
+        }
         (None, false) => Targets::Listed(
             cli.domains
                 .iter()
-                .map(|d| target(d, &rcpts))
+                .map(|d| {
+                    no_control("DOMAIN", d)?;
+                    target(d, &rcpts)
+                })
                 .collect::<Result<_, _>>()?,
         ),
         (None, true) => {
@@ -305,9 +522,23 @@ fn probe_config(cli: &Cli) -> Result<ProbeConfig, Error> {
 fn probe_settings(dns: &DnsArgs, smtp_args: &SmtpArgs) -> Result<ProbeSettings, Error> {
     let helo = match &smtp_args.helo {
         Some(helo) => {
+            no_control("--helo", helo)?;
             smtp::check_command_argument("--helo", helo).map_err(usage)?;
             if helo.is_empty() {
                 return Err(usage("--helo must not be empty"));
+            }
+            // Not checked as a domain name on purpose: a bad name (`localhost`, `bad..name`)
+            // is a way to see what a server says to one. It must still fit a command line.
+            if !helo.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(usage(format!(
+                    "--helo {helo:?}: give the name in ASCII (an IDN as its xn-- form)"
+                )));
+            }
+            if helo.len() > HELO_LIMIT {
+                return Err(usage(format!(
+                    "--helo: a name of {} bytes is longer than a domain name can be ({HELO_LIMIT})",
+                    helo.len()
+                )));
             }
             helo.clone()
         }
@@ -317,6 +548,9 @@ fn probe_settings(dns: &DnsArgs, smtp_args: &SmtpArgs) -> Result<ProbeSettings, 
         None | Some("" | "<>") => String::new(),
         Some(from) => mailbox("--from", from)?,
     };
+    for path in &smtp_args.ca_file {
+        input_path("--ca-file", path, false)?;
+    }
     let stage = seconds("--timeout", smtp_args.timeout)?;
     let settings = ProbeSettings {
         resolver: resolver_settings(dns)?,
@@ -361,20 +595,24 @@ fn logs_config(args: &LogsArgs) -> Result<LogsConfig, Error> {
         .files
         .iter()
         .map(|path| {
-            if path.as_os_str() == "-" {
+            input_path("logs", path, true)?;
+            Ok(if path.as_os_str() == "-" {
                 LogInput::Stdin
             } else {
                 LogInput::File(path.clone())
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_, Error>>()?;
     if inputs.iter().filter(|i| **i == LogInput::Stdin).count() > 1 {
         return Err(usage("`-` can be given only once"));
     }
     let bound = |flag: &str, value: &Option<String>| {
         value
             .as_deref()
-            .map(|v| logs::parse_time_bound(v).map_err(|e| usage(format!("{flag}: {e}"))))
+            .map(|v| {
+                no_control(flag, v)?;
+                logs::parse_time_bound(v).map_err(|e| usage(format!("{flag}: {e}")))
+            })
             .transpose()
     };
     let since = bound("--since", &args.since)?;
@@ -493,9 +731,11 @@ impl Config {
     /// Checks the parsed command line. `env` reads environment variables (the locale).
     pub fn from_cli(cli: &Cli, env: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
         let lang = match &cli.output.lang {
-            Some(code) => code
-                .parse::<Lang>()
-                .map_err(|e| Error::Usage(e.to_string()))?,
+            Some(code) => {
+                no_control("--lang", code)?;
+                code.parse::<Lang>()
+                    .map_err(|e| Error::Usage(e.to_string()))?
+            }
             None => Lang::from_env_vars(env),
         };
         let color = match cli.output.color {
@@ -563,7 +803,13 @@ fn explain_inputs(args: &[String]) -> Result<Vec<ExplainInput>, Error> {
         .map(|arg| {
             if arg == "-" {
                 Ok(ExplainInput::Stdin)
-            } else if Code::parse(arg).is_err() && std::path::Path::new(arg).is_file() {
+            } else if names_a_file(arg) && std::path::Path::new(arg).is_dir() {
+                Err(usage(format!(
+                    "explain {arg:?} is a directory: give a file, a code or a reply"
+                )))
+            } else if Code::parse(arg).is_err() && std::path::Path::new(arg).exists() {
+                // A regular file, or a pipe (`explain <(zcat bounce.gz)`) or a device: read
+                // up to the input limit like any file.
                 Ok(ExplainInput::File(arg.into()))
             } else {
                 Query::parse(arg)
@@ -725,6 +971,146 @@ mod tests {
         ] {
             assert!(config(args).is_err(), "{args:?} accepted");
         }
+    }
+
+    #[test]
+    fn control_characters_are_refused_naming_the_flag() {
+        for (args, flag, named) in [
+            (
+                &["example.com\r\nDATA"][..],
+                "DOMAIN",
+                "carriage return (CR)",
+            ),
+            (&["example.com\n"], "DOMAIN", "line feed (LF)"),
+            (
+                &["example.com", "--rcpt", "a@example.com\nRSET"],
+                "--rcpt",
+                "line feed",
+            ),
+            (
+                &["example.com", "--from", "a@example.com\r"],
+                "--from",
+                "carriage return",
+            ),
+            (&["example.com", "--helo", "mx\u{0}x"], "--helo", "NUL byte"),
+            (
+                &["example.com", "--resolver", "127.0.0.1\n"],
+                "--resolver",
+                "line feed",
+            ),
+            (
+                &["example.com", "--dnsbl", "zen.spamhaus.org\r"],
+                "--dnsbl",
+                "carriage return",
+            ),
+            (
+                &["example.com", "--check-ip", "192.0.2.1\n"],
+                "--check-ip",
+                "line feed",
+            ),
+            (
+                &["example.com", "--source", "\u{1b}[31m"],
+                "--source",
+                "'\\u{1b}'",
+            ),
+            (&["example.com", "--lang", "en\n"], "--lang", "line feed"),
+            (&["-f", "list\n.txt"], "--file", "line feed"),
+            (
+                &["example.com", "--ca-file", "ca\r.pem"],
+                "--ca-file",
+                "carriage return",
+            ),
+            (&["logs", "mail\n.log"], "logs", "line feed"),
+            (
+                &["logs", "-", "--since", "2026-11-30\n"],
+                "--since",
+                "line feed",
+            ),
+        ] {
+            let error = config(args).expect_err(&format!("{args:?} accepted"));
+            assert!(matches!(error, Error::Usage(_)), "{args:?}: {error:?}");
+            assert_eq!(error.exit_status(), crate::ExitStatus::Usage);
+            let message = error.to_string();
+            assert!(
+                message.starts_with(flag) && message.contains(named),
+                "{args:?}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_values_are_checked_before_use() {
+        let long = format!("{}@example.com", "a".repeat(250));
+        let helo = "h".repeat(256);
+        for args in [
+            &["example.com", "--rcpt", long.as_str()][..],
+            &["example.com", "--helo", helo.as_str()],
+            &["example.com", "--helo", "mx.exämple.com"],
+            &["example.com", "--resolver", "127.0.0.1:0"],
+            &["example.com", "--resolver", "0.0.0.0"],
+            &["example.com", "--resolver", "224.0.0.1"],
+            &["-f", "/"],
+            &["example.com", "--ca-file", "/"],
+            &["logs", "/"],
+            &["explain", "/"],
+        ] {
+            let error = config(args).expect_err(&format!("{args:?} accepted"));
+            assert_eq!(error.exit_status(), crate::ExitStatus::Usage, "{args:?}");
+        }
+        // A bad HELO name is a way to test a server, and stays allowed.
+        assert!(config(&["example.com", "--helo", "bad..name"]).is_ok());
+        assert!(config(&["example.com", "--helo", "localhost"]).is_ok());
+    }
+
+    fn list(bytes: &[u8]) -> Vec<Result<String, String>> {
+        target_lines(std::io::Cursor::new(bytes.to_vec()), "list.txt", Vec::new())
+            .map(|item| match item {
+                Ok(target) => Ok(target.domain.ascii),
+                Err((input, error)) => Err(format!("{input:?} {error}")),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_domain_list_is_read_line_by_line_with_an_error_per_bad_line() {
+        let mut bytes = b"# domains\r\nexample.com\r\n\n  Example.NET # a comment\n".to_vec();
+        bytes.extend_from_slice(b"bad..name\n\xff\xfe.example\n");
+        bytes.extend_from_slice(&vec![b'a'; 3 * LIST_LINE_LIMIT]);
+        bytes.extend_from_slice(b"\nbob@example.org\nx\ry.example\nlast.example");
+        let read = list(&bytes);
+        assert_eq!(read[0], Ok("example.com".to_string()));
+        assert_eq!(read[1], Ok("example.net".to_string()));
+        let errors: Vec<&String> = read.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert!(errors[0].contains("list.txt line 5: \"bad..name\" is not a domain"));
+        assert!(errors[1].contains("list.txt line 6: not UTF-8 text"));
+        assert!(errors[2].contains("list.txt line 7: longer than 4096 bytes"));
+        assert!(
+            errors[3].contains(
+                "list.txt line 9: the entry \"x\\ry.example\" contains a carriage return"
+            ),
+            "{}",
+            errors[3]
+        );
+        assert_eq!(read[5], Ok("example.org".to_string()));
+        assert_eq!(read.last(), Some(&Ok("last.example".to_string())));
+        assert_eq!(read.len(), 8);
+    }
+
+    #[test]
+    fn a_binary_list_stops_at_its_first_nul() {
+        let read = list(b"example.com\n\x7fELF\x00\x00\x01\nexample.net\n");
+        assert_eq!(read.len(), 2);
+        assert!(
+            read[1]
+                .as_ref()
+                .unwrap_err()
+                .contains("line 2: a NUL byte: this is binary data")
+        );
+        // An endless line of zeros ends at once, without being read whole.
+        let zeros = std::io::Read::take(std::io::repeat(0), 1 << 30);
+        let mut lines = target_lines(std::io::BufReader::new(zeros), "/dev/zero", Vec::new());
+        assert!(lines.next().unwrap().is_err());
+        assert!(lines.next().is_none());
     }
 
     #[test]

@@ -346,6 +346,68 @@ fn log_status_texts() {
     }
 }
 
+/// What senders that enforce DANE or MTA-STS say when the recipient domain's policy and its
+/// servers disagree: the finer causes under `tls-failed`, and the plain TLS texts left alone.
+#[test]
+fn transport_security_policy_failures() {
+    for (text, cause) in [
+        // Stalwart's DSN text for a DANE failure: words, no signature.
+        (
+            "<bill@example.com> (DANE failed to authenticate 'mx.example.com': No matching certificates found in TLSA records)",
+            "dane-failed",
+        ),
+        // Postfix's warning before a TLSA lookup deferral.
+        (
+            "warning: DANE TLSA lookup problem: Host or domain name not found. Name service error for name=_25._tcp.mx.example.com type=TLSA: Host not found, try again",
+            "dnssec-failed",
+        ),
+        (
+            "450 4.7.324 dnssec-invalid: Destination domain returned invalid DNSSEC records",
+            "dnssec-failed",
+        ),
+        (
+            "Nov 30 08:20:00 mail postfix/smtp[3010]: 6F708192A3: to=<a@example.com>, relay=none, delay=1, delays=0.1/0/0.9/0, dsn=4.7.5, status=deferred (TLSA lookup error for mx.example.com:25)",
+            "dnssec-failed",
+        ),
+        (
+            "451 4.4.8 MX hosts of example.com failed MTA-STS validation.",
+            "mta-sts-failed",
+        ),
+        (
+            "MX host mx2.example.com is not permitted by MTA-STS policy",
+            "mta-sts-failed",
+        ),
+        // A signature of the parent cause is refined by the words that name the policy.
+        (
+            "dsn=4.7.5, status=deferred (Server certificate not trusted) TLSA 3 1 1 digest mismatch",
+            "dane-failed",
+        ),
+        // Without them it stays the parent: verify and secure levels say the same.
+        (
+            "dsn=4.7.5, status=deferred (Server certificate not trusted)",
+            "tls-failed",
+        ),
+        (
+            "a TLS session is required, but an attempt to start TLS failed",
+            "tls-failed",
+        ),
+        (
+            "dsn=4.7.4, status=deferred (TLS is required, but was not offered by host mx.example.com[192.0.2.1])",
+            "tls-required",
+        ),
+        (
+            "530 5.7.0 Must issue a STARTTLS command first",
+            "tls-required",
+        ),
+    ] {
+        let got = cause_of(text);
+        assert_eq!(got.id, cause, "{text}");
+        if cause != "tls-failed" && cause != "tls-required" {
+            assert_eq!(got.parent, Some("tls-failed"), "{text}");
+        }
+    }
+}
+
 #[test]
 fn weak_causes_from_the_issue() {
     for (text, cause) in [

@@ -302,3 +302,194 @@ fn help_and_version_succeed() {
         .stdout(predicate::str::contains("Exit status"));
     smtpdiag().arg("--version").assert().success();
 }
+
+// ------------------------------------------------------------ input safety ----
+
+/// A file in the system's temporary directory, removed when dropped.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn with(name: &str, bytes: &[u8]) -> TempFile {
+        let path = std::env::temp_dir().join(format!("smtpdiag-cli-{}-{name}", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
+        TempFile(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// (A NUL cannot be passed in an argument; it is refused in files, below, and in the unit
+/// tests of `config.rs`.)
+///
+/// No probe may start: the resolver is a closed port, so a probe would show as a timeout
+/// finding on stdout, and these runs must be refused before any work.
+const NO_RESOLVER: [&str; 2] = ["--resolver", "127.0.0.1:9"];
+
+#[test]
+fn cr_and_lf_in_any_value_are_refused_naming_the_flag() {
+    for (args, flag) in [
+        (&["mx.example.com\r\nQUIT"][..], "DOMAIN"),
+        (
+            &["example.com", "--rcpt", "postmaster@example.com\r\nDATA"],
+            "--rcpt",
+        ),
+        (&["example.com", "--from", "me@example.com\nRSET"], "--from"),
+        (
+            &["example.com", "--helo", "probe.example\r\nMAIL FROM:<x@y>"],
+            "--helo",
+        ),
+        (&["example.com", "--resolver", "127.0.0.1\n"], "--resolver"),
+        (
+            &["example.com", "--dnsbl", "zen.spamhaus.org\r\n"],
+            "--dnsbl",
+        ),
+        (&["example.com", "--check-ip", "192.0.2.1\r"], "--check-ip"),
+        (&["example.com", "--source", "127.0.0.1\n"], "--source"),
+        (
+            &["example.com", "--ca-file", "/etc/ssl/ca\n.pem"],
+            "--ca-file",
+        ),
+        (&["-f", "domains\r\n.txt"], "--file"),
+        (&["logs", "mail\n.log"], "logs"),
+        (
+            &["logs", "-", "--probe", "1", "--rcpt", "a@b.example\r\nDATA"],
+            "--rcpt",
+        ),
+    ] {
+        smtpdiag()
+            .args(args)
+            .args(NO_RESOLVER)
+            .assert()
+            .code(64)
+            .stdout(predicate::str::is_empty())
+            .stderr(predicate::str::starts_with(format!(
+                "smtpdiag: error: {flag} "
+            )))
+            .stderr(
+                predicate::str::contains("carriage return (CR)")
+                    .or(predicate::str::contains("line feed (LF)")),
+            )
+            .stderr(no_panic());
+    }
+}
+
+#[test]
+fn a_domain_list_reports_each_bad_line_and_goes_on() {
+    let mut bytes = b"# a list\nbad..name\n\xff\xfe.example\n".to_vec();
+    bytes.extend_from_slice(&vec![b'a'; 1 << 20]);
+    bytes.extend_from_slice(b"\nhttp://example.com/\n");
+    let list = TempFile::with("list.txt", &bytes);
+    let output = smtpdiag()
+        .args(["-f", list.path(), "--json"])
+        .args(NO_RESOLVER)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(64), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for expected in [
+        "line 2: \"bad..name\" is not a domain name",
+        "line 3: not UTF-8 text",
+        "line 4: longer than 4096 bytes",
+        "line 5: \"http://example.com/\" is not a domain name",
+    ] {
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+    assert!(!stderr.contains("panicked"));
+    // One JSON error line per bad line, in order, and nothing else.
+    let lines: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert!(lines.iter().all(|l| l["exit_code"] == 64));
+}
+
+#[test]
+fn a_binary_domain_list_stops_at_once() {
+    let mut elf = b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\n".to_vec();
+    elf.resize(elf.len() + (1 << 20), 0);
+    let binary = TempFile::with("binary", &elf);
+    smtpdiag()
+        .args(["-f", binary.path()])
+        .args(NO_RESOLVER)
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains(
+            "line 1: a NUL byte: this is binary data, not a list of domains; reading stopped",
+        ))
+        .stderr(no_panic());
+}
+
+#[test]
+fn explain_refuses_binary_huge_and_directory_inputs() {
+    let mut binary = b"550 5.1.1 \x00\x01\x02".to_vec();
+    binary.extend((0..=255u8).cycle().take(100_000));
+    let binary = TempFile::with("binary.eml", &binary);
+    smtpdiag()
+        .args(["explain", binary.path()])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("holds binary data"))
+        .stderr(no_panic());
+    let huge = TempFile::with("huge.txt", &vec![b'5'; (16 << 20) + 1]);
+    smtpdiag()
+        .args(["explain", huge.path()])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("holds more than 16777216 bytes"))
+        .stderr(no_panic());
+    let dir = std::env::temp_dir();
+    smtpdiag()
+        .args(["explain", dir.to_str().unwrap()])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("is a directory"));
+    // A device or a pipe is read like a file, up to the same bound.
+    smtpdiag()
+        .args(["explain", "/dev/zero"])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("holds more than"));
+}
+
+#[test]
+fn logs_reads_binary_and_endless_lines_without_failing() {
+    let mut noise = Vec::new();
+    let mut state = 0x2545_f491_u32;
+    for _ in 0..(2 << 20) {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        noise.push(state.to_le_bytes()[0]);
+    }
+    let noise = TempFile::with("noise.log", &noise);
+    smtpdiag()
+        .args(["logs", noise.path()])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "no line is a Postfix, Exim, Sendmail or Exchange log line",
+        ))
+        .stderr(no_panic());
+    let long = TempFile::with("long.log", &vec![b'x'; 8 << 20]);
+    smtpdiag()
+        .args(["logs", long.path()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("longer than 64 KiB skipped"))
+        .stderr(no_panic());
+    smtpdiag()
+        .args(["logs", std::env::temp_dir().to_str().unwrap()])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("is a directory"));
+}

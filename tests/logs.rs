@@ -19,10 +19,11 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A scratch directory of this test binary, emptied per test name.
+/// A scratch directory per test name under cargo's target/tmp, emptied before each use,
+/// so that runs do not pile files up in the system's temporary directory.
 fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join(format!("smtpdiag-logs-{}", std::process::id()))
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("smtpdiag-logs")
         .join(test);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

@@ -360,6 +360,13 @@ fn japanese_and_french_reports_of_every_scenario_hold_no_english_words_of_ours()
         "twomx",
         "v6only",
         "wrongname",
+        "valid.dane",
+        "mismatch.dane",
+        "notls.dane",
+        "bogus",
+        "sts-enforce",
+        "sts-missing",
+        "sts-nopolicy",
     ];
     support::lab::ensure_running();
     let run = |domain: &str, extra: &[&str]| {
@@ -399,6 +406,8 @@ fn japanese_and_french_reports_of_every_scenario_hold_no_english_words_of_ours()
                     for result in json["dnsbl"].as_array().into_iter().flatten() {
                         outside.push_str(&result["txt"].to_string());
                     }
+                    // The TLS library's words for a policy host it refused.
+                    outside.push_str(&json["transport"]["mta_sts"]["fetch"]["reason"].to_string());
                     let mut failures = Vec::new();
                     for lang in ["ja", "fr"] {
                         let text = run(domain, &["--lang", lang, "-v"]);

@@ -249,3 +249,44 @@ lab_test!(no_policy_flag_skips_it_all, {
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(report.get("transport").is_none());
 });
+
+lab_test!(mta_sts_policy_host_with_an_expired_certificate, {
+    let (report, code) = probe("sts-expired.test");
+    assert_eq!(code, 0);
+    let unavailable = finding(&report, "mta-sts-policy-unavailable");
+    assert_eq!(unavailable["params"]["reason"], "TLS");
+    assert!(
+        unavailable["params"]["detail"]
+            .as_str()
+            .unwrap()
+            .to_ascii_lowercase()
+            .contains("expired"),
+        "{unavailable}"
+    );
+});
+
+lab_test!(a_line_per_exchanger_in_the_human_report, {
+    support::lab::ensure_running();
+    let text = |domain: &str| {
+        let output = smtpdiag()
+            .args([domain, "--resolver", support::lab::RESOLVER, "--ca-file"])
+            .arg(support::lab::ca_file())
+            .args(["--helo", "probe.smtpdiag.test", "--color", "never"])
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let valid = text("valid.dane.test");
+    assert!(valid.contains("DANE: valid (3 1 1)"), "{valid}");
+    let mismatch = text("mismatch.dane.test");
+    assert!(
+        mismatch.contains("DANE: certificate matches no TLSA record"),
+        "{mismatch}"
+    );
+    let missing = text("sts-missing.test");
+    assert!(missing.contains("MTA-STS: enforce, listed"), "{missing}");
+    assert!(
+        missing.contains("MTA-STS: enforce, not listed"),
+        "{missing}"
+    );
+});

@@ -17,6 +17,15 @@ use serde::Serialize;
 
 pub use hickory::HickoryDns;
 
+/// The most mail exchangers of one domain that are followed (their addresses looked up,
+/// checked and probed), best preference first. Real domains have a handful; a zone with a
+/// thousand MX records would otherwise cost thousands of queries, findings and sessions.
+/// The MX lookup in the report still lists every record that came back.
+pub const MAX_EXCHANGES: usize = 16;
+
+/// The most addresses of one exchanger that are followed, in address order.
+pub const MAX_ADDRESSES_PER_EXCHANGE: usize = 16;
+
 /// The record types smtpdiag asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum QueryType {

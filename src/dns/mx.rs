@@ -173,6 +173,7 @@ pub async fn resolve(dns: &impl Dns, domain: &DomainName) -> MxResolution {
         }
         unique.push((preference, host));
     }
+    unique.truncate(super::MAX_EXCHANGES);
 
     let resolved = join_all(
         unique
@@ -228,6 +229,7 @@ async fn resolve_exchange(
     }
     host.addresses.sort();
     host.addresses.dedup();
+    host.addresses.truncate(super::MAX_ADDRESSES_PER_EXCHANGE);
     if host.addresses.is_empty() {
         let failed = [&a, &aaaa]
             .into_iter()

@@ -9,6 +9,7 @@ use super::terminal::printable;
 use super::writer::Writer;
 use super::{Role, TextStyle};
 use crate::dnsbl::DnsblStatus;
+use crate::kb::FindingKind;
 use crate::kb::{self, Lang, Ui, fill};
 use crate::probe::BlocklistReport;
 use crate::report::{Finding, MxHost, Report, Severity, Verdict};
@@ -104,6 +105,7 @@ pub fn report(
     }
     for host in &report.mx {
         mx_lines(&mut w, ui, host)?;
+        policy_lines(&mut w, ui, report, host)?;
     }
 
     w.blank()?;
@@ -126,6 +128,62 @@ pub fn report(
     }
 
     findings(&mut w, ui, &report.findings, detail)
+}
+
+/// Under an exchanger, what DANE and MTA-STS senders make of it: one line each, only for a
+/// domain that publishes the policy.
+fn policy_lines(w: &mut Writer<'_>, ui: &Ui, report: &Report, host: &MxHost) -> io::Result<()> {
+    let Some(transport) = &report.transport else {
+        return Ok(());
+    };
+    let about_host = |prefix: &str| {
+        report.findings.iter().find(|f| {
+            f.kind.key().starts_with(prefix) && f.subject.as_deref() == Some(host.host.as_str())
+        })
+    };
+    if let Some(finding) = about_host("dane-") {
+        let (word, role) = match finding.kind {
+            FindingKind::DaneValid => (
+                fill(
+                    ui.policy_dane_valid,
+                    &[("parameters", finding.param("parameters"))],
+                ),
+                Role::Ok,
+            ),
+            FindingKind::DaneMismatch => (ui.policy_dane_mismatch.to_string(), Role::Fail),
+            FindingKind::DaneBogus => (ui.policy_dane_bogus.to_string(), Role::Fail),
+            FindingKind::DaneNoStarttls => (ui.policy_dane_no_starttls.to_string(), Role::Fail),
+            FindingKind::DaneUnsigned => (ui.policy_dane_unsigned.to_string(), Role::Warn),
+            FindingKind::DaneUnusable => (ui.policy_dane_unusable.to_string(), Role::Warn),
+            _ => (ui.policy_dane_not_checked.to_string(), Role::Dim),
+        };
+        w.line(&format!("        DANE: {}", role.paint(&word)))?;
+    }
+    if let Some(policy) = transport
+        .domain
+        .mta_sts
+        .policy
+        .as_ref()
+        .filter(|p| p.is_valid())
+    {
+        let mode = match policy.mode {
+            Some(crate::policy::mta_sts::Mode::Enforce) => "enforce",
+            Some(crate::policy::mta_sts::Mode::Testing) => "testing",
+            _ => "none",
+        };
+        let (template, role) = if policy.allows(&host.host) {
+            (ui.policy_mta_sts_listed, Role::Ok)
+        } else if mode == "enforce" {
+            (ui.policy_mta_sts_not_listed, Role::Fail)
+        } else {
+            (ui.policy_mta_sts_not_listed, Role::Warn)
+        };
+        w.line(&format!(
+            "        MTA-STS: {}",
+            role.paint(&fill(template, &[("mode", mode)]))
+        ))?;
+    }
+    Ok(())
 }
 
 fn mx_lines(w: &mut Writer<'_>, ui: &Ui, host: &MxHost) -> io::Result<()> {

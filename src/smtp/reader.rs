@@ -2,8 +2,9 @@
 //!
 //! Lenient: multi-line replies, bare LF line endings (tolerated and flagged), text in any
 //! encoding (kept lossily as UTF-8). Bounded: a line longer than [`MAX_LINE`] bytes, a
-//! reply of more than [`MAX_LINES`] lines, or a reply that does not end before its
-//! deadline stops the read with an error instead of eating memory or hanging.
+//! reply of more than [`MAX_LINES`] lines, more than [`MAX_SESSION_BYTES`] from one
+//! server, or a reply that does not end before its deadline stops the read with an error
+//! instead of eating memory or hanging.
 
 use std::io;
 use std::time::Duration;
@@ -18,6 +19,12 @@ use crate::reply::{Reply, ReplyCode, split_enhanced};
 pub const MAX_LINE: usize = 4096;
 /// More continuation lines than any real EHLO reply has.
 pub const MAX_LINES: usize = 128;
+/// The most one reader takes from a server over a whole session. Each reply is bounded by
+/// [`MAX_LINE`] and [`MAX_LINES`] (about 512 KiB); a probe's dozen replies are a few
+/// kilobytes, so a server that sends more than this is flooding, not talking.
+pub const MAX_SESSION_BYTES: usize = 1 << 20;
+/// How much of an unfinished or unsolicited text an error or a transcript quotes.
+const QUOTED: usize = 200;
 
 /// Why no reply could be read.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +44,10 @@ pub enum ReadError {
     TooManyLines,
     #[error("the lines of one reply carry different codes ({first} then {other})")]
     MixedCodes { first: u16, other: u16 },
+    #[error("the server sent more than {MAX_SESSION_BYTES} bytes in one session")]
+    SessionTooLarge,
+    #[error("the server sent {bytes} bytes before it was asked: {text:?}")]
+    Unsolicited { bytes: usize, text: String },
     #[error("{0}")]
     Io(#[from] io::Error),
 }
@@ -67,6 +78,8 @@ impl WireReply {
 #[derive(Debug, Default)]
 pub struct ReplyReader {
     buffer: Vec<u8>,
+    /// Bytes taken from the stream since the reader was made.
+    received: usize,
 }
 
 impl ReplyReader {
@@ -86,6 +99,25 @@ impl ReplyReader {
     /// Forgets buffered bytes.
     pub fn clear(&mut self) {
         self.buffer.clear();
+    }
+
+    /// An error when bytes are waiting that no command asked for: the probe sends one
+    /// command at a time, so a server that answers before it is asked (or keeps talking
+    /// after its reply) would have every later reply taken for the answer to the wrong
+    /// command.
+    #[must_use]
+    pub fn unsolicited(&self) -> Option<ReadError> {
+        (!self.buffer.is_empty()).then(|| ReadError::Unsolicited {
+            bytes: self.buffer.len(),
+            text: quoted(&self.buffer),
+        })
+    }
+
+    /// The start of a line that has begun to arrive but has not ended (no LF yet), as
+    /// text: what a server that trickles or never ends its line did send.
+    #[must_use]
+    pub fn unfinished(&self) -> Option<String> {
+        (!self.buffer.is_empty()).then(|| quoted(&self.buffer))
     }
 
     /// Reads one complete reply, waiting at most `limit` for all of it.
@@ -168,9 +200,22 @@ impl ReplyReader {
                     partial: Vec::new(),
                 });
             }
+            self.received += read;
+            if self.received > MAX_SESSION_BYTES {
+                return Err(ReadError::SessionTooLarge);
+            }
             self.buffer.extend_from_slice(&chunk[..read]);
         }
     }
+}
+
+/// At most [`QUOTED`] characters of `bytes`, read lossily, line ends kept as they are.
+fn quoted(bytes: &[u8]) -> String {
+    let end = bytes.len().min(QUOTED * 4);
+    String::from_utf8_lossy(&bytes[..end])
+        .chars()
+        .take(QUOTED)
+        .collect()
 }
 
 fn trim_eol(line: &[u8]) -> &[u8] {
@@ -285,6 +330,60 @@ mod tests {
                 .into_boxed_slice(),
         );
         assert!(matches!(read_all(many).await, Err(ReadError::TooManyLines)));
+    }
+
+    #[tokio::test]
+    async fn a_session_is_bounded_as_a_whole() {
+        // Replies within every per-reply bound, a few hundred kilobytes each.
+        let line = format!("250-{}\r\n", "y".repeat(4000));
+        let reply = format!("{}250 end\r\n", line.repeat(100));
+        let flood: &'static [u8] = Box::leak(reply.repeat(4).into_bytes().into_boxed_slice());
+        let (mut client, mut server) = tokio::io::duplex(1 << 16);
+        tokio::spawn(async move {
+            let _ = server.write_all(flood).await;
+        });
+        let mut reader = ReplyReader::new();
+        let limit = Duration::from_secs(5);
+        assert!(reader.read_reply(&mut client, limit).await.is_ok());
+        assert!(reader.read_reply(&mut client, limit).await.is_ok());
+        assert!(matches!(
+            reader.read_reply(&mut client, limit).await,
+            Err(ReadError::SessionTooLarge)
+        ));
+    }
+
+    #[tokio::test]
+    async fn what_came_unasked_is_reported() {
+        let (mut client, mut server) = tokio::io::duplex(64);
+        server
+            .write_all(b"220 mx ESMTP\r\n250 early\r\n")
+            .await
+            .unwrap();
+        let mut reader = ReplyReader::new();
+        reader
+            .read_reply(&mut client, Duration::from_secs(1))
+            .await
+            .unwrap();
+        match reader.unsolicited() {
+            Some(ReadError::Unsolicited { bytes, text }) => {
+                assert_eq!(bytes, 11);
+                assert_eq!(text, "250 early\r\n");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unfinished_line_is_kept_for_the_transcript() {
+        let (mut client, mut server) = tokio::io::duplex(64);
+        server.write_all(b"220 fault.test\r").await.unwrap();
+        let mut reader = ReplyReader::new();
+        let result = reader
+            .read_reply(&mut client, Duration::from_millis(50))
+            .await;
+        assert!(matches!(result, Err(ReadError::Timeout(_))));
+        assert_eq!(reader.unfinished().as_deref(), Some("220 fault.test\r"));
+        assert!(ReplyReader::new().unfinished().is_none());
     }
 
     #[tokio::test]

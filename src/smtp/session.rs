@@ -120,6 +120,13 @@ impl Dialogue<'_> {
             return Err(self.stop(SessionOutcome::Closed, stage));
         };
         if let Some(line) = &line {
+            // One command at a time: anything already waiting was sent unasked, and would be
+            // read as the reply to this command.
+            if let Some(unasked) = self.reader.unsolicited() {
+                let step = self.record(stage, command, started);
+                step.error = Some(StepError::Read(unasked.to_string()));
+                return Err(self.stop(SessionOutcome::ProtocolError, stage));
+            }
             // Arguments were checked when the configuration was built; this is the last
             // line of defence against a command that would smuggle another one.
             if line.contains(['\r', '\n']) {
@@ -158,15 +165,30 @@ impl Dialogue<'_> {
                     ReadError::Timeout(_) => timeout_error(limit, stage_limit),
                     other => StepError::Read(other.to_string()),
                 };
+                let unfinished = match &error {
+                    ReadError::Timeout(_) => self.reader.unfinished(),
+                    _ => None,
+                };
                 let step = self.record(stage, command, started);
                 step.error = Some(step_error);
-                if let ReadError::Closed { partial } = error {
-                    if !partial.is_empty() {
+                match error {
+                    ReadError::Closed { partial } if !partial.is_empty() => {
                         step.reply = Some(Reply {
                             code: None,
                             enhanced: None,
                             lines: partial,
                         });
+                    }
+                    // A line that began but never ended (trickled, or ended by CR alone):
+                    // the transcript shows what did arrive.
+                    _ => {
+                        if let Some(unfinished) = unfinished {
+                            step.reply = Some(Reply {
+                                code: None,
+                                enhanced: None,
+                                lines: vec![unfinished],
+                            });
+                        }
                     }
                 }
                 Err(self.stop(outcome, stage))

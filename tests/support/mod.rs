@@ -1,7 +1,10 @@
 pub mod command;
 pub mod english;
 pub mod fake_dns;
+pub mod fault_dns;
+pub mod fault_http;
 pub mod fault_server;
 pub mod lab;
+pub mod relay;
 pub mod schema;
 pub mod zone_server;
