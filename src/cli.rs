@@ -272,6 +272,30 @@ pub struct LogsArgs {
     pub smtp: SmtpArgs,
 }
 
+/// `smtpdiag sender`: the domain or envelope sender, its addresses, HELO name and DKIM
+/// selectors.
+#[derive(Debug, Args)]
+pub struct SenderArgs {
+    /// The sending domain, or the envelope sender (news@example.org)
+    #[arg(value_name = "DOMAIN|ADDRESS")]
+    pub sender: String,
+
+    /// An address the mail leaves from (repeatable)
+    #[arg(long = "ip", value_name = "ADDRESS", required = true)]
+    pub ips: Vec<String>,
+
+    /// The name the sending server gives in EHLO/HELO
+    #[arg(long, value_name = "NAME")]
+    pub helo: Option<String>,
+
+    /// A DKIM selector to check the key of (repeatable)
+    #[arg(long = "dkim-selector", value_name = "SEL")]
+    pub dkim_selectors: Vec<String>,
+
+    #[command(flatten)]
+    pub dns: DnsArgs,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Explain a reply code, a reply as pasted, or a whole bounce message
@@ -329,6 +353,21 @@ pub enum Command {
         after_help = "Examples:\n  smtpdiag logs /var/log/mail.log\n  smtpdiag logs /var/log/mail.log.*.gz --since \"2026-11-30 08:00\"\n  journalctl -u postfix | smtpdiag logs -\n  smtpdiag logs /var/log/exim4/mainlog --json | jq '.by_cause[] | {cause, total}'\n  smtpdiag logs /var/log/mail.log --probe 5      ... and probe the 5 worst domains now\n\nTimes: --since/--until take RFC 3339 (2026-11-30T08:00:00Z) or YYYY-MM-DD[ HH:MM[:SS]];\ntimes without a zone are compared as written. Syslog dates have no year: the current\nyear is assumed, or the one before when the date would be in the future.\n\nExit status: 0 no failure, 1 deferrals only, 2 at least one bounce, 3 nothing failed\nbut a file could not be read to its end, 64 usage error or a file that cannot be opened."
     )]
     Logs(Box<LogsArgs>),
+
+    /// Check the sending side: SPF, DMARC, DKIM, reverse DNS and blocklists of a domain
+    /// and the addresses its mail leaves from
+    ///
+    /// Give the domain, or the envelope sender whose local part SPF macros may use, and
+    /// every address the mail leaves from. SPF is evaluated for each address (RFC 7208
+    /// check_host(), with the terms that decided it); the DMARC policy of the domain or
+    /// of its organisational domain is read; each DKIM selector's key is checked; each
+    /// address gets its reverse DNS and blocklist checks; and the published requirements of
+    /// Gmail, Yahoo/AOL and Microsoft are checked line by line, with the reply each failure
+    /// brings. No mail is sent.
+    #[command(
+        after_help = "Examples:\n  smtpdiag sender example.org --ip 192.0.2.25\n  smtpdiag sender news@example.org --ip 192.0.2.25 --ip 2001:db8::25 --helo mail.example.org --dkim-selector s1\n\nExit status: 0 in order, 1 a temporary problem (an SPF temperror), 2 mail will be refused\n(SPF fail, a listed address, no reverse DNS, ...), 3 the checks could not complete,\n64 usage error."
+    )]
+    Sender(Box<SenderArgs>),
 
     /// Print a shell completion script
     Completions {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::cli::{Cli, ColorArg, Command, DnsArgs, LogsArgs, ShellArg, SmtpArgs};
+use crate::cli::{Cli, ColorArg, Command, DnsArgs, LogsArgs, SenderArgs, ShellArg, SmtpArgs};
 use crate::dns::ResolverSettings;
 use crate::dns::name::DomainName;
 use crate::dnsbl::Blocklist;
@@ -123,6 +123,25 @@ pub struct LogsProbe {
     pub concurrency: usize,
 }
 
+/// What `smtpdiag sender` checks, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderConfig {
+    /// The local part of the envelope sender, when an address was given (`%{l}` of SPF).
+    pub local_part: Option<String>,
+    /// The sender's domain, as given (ASCII; may be malformed for SPF, which then says
+    /// "none").
+    pub domain: String,
+    /// The addresses mail leaves from.
+    pub addresses: Vec<IpAddr>,
+    /// The name the sending server gives in EHLO.
+    pub helo: Option<String>,
+    /// DKIM selectors to check.
+    pub selectors: Vec<String>,
+    pub resolver: ResolverSettings,
+    /// Blocklists to check the addresses against (none with `--no-dnsbl`).
+    pub lists: Vec<Blocklist>,
+}
+
 /// What to do.
 #[derive(Debug, Clone)]
 pub enum Task {
@@ -130,6 +149,7 @@ pub enum Task {
     Explain(Vec<ExplainInput>),
     Compare(Code, Code),
     Probe(Box<ProbeConfig>),
+    Sender(Box<SenderConfig>),
     Blocklist {
         addresses: Vec<IpAddr>,
         resolver: ResolverSettings,
@@ -664,6 +684,84 @@ fn logs_config(args: &LogsArgs) -> Result<LogsConfig, Error> {
     })
 }
 
+/// A name given on the command line: printable ASCII or a name IDNA turns into ASCII,
+/// without the final dot. Names SPF cannot check (a label too long, an address literal)
+/// are kept: SPF says "none" of them, as RFC 7208 §4.3 wants.
+fn sender_name(flag: &str, value: &str) -> Result<String, Error> {
+    let value = value.trim().trim_end_matches('.');
+    if value.is_empty() {
+        return Err(usage(format!("{flag}: the name is empty")));
+    }
+    if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(usage(format!(
+            "{flag} {value:?}: a name has no spaces or control characters"
+        )));
+    }
+    if value.is_ascii() {
+        return Ok(value.to_ascii_lowercase());
+    }
+    DomainName::parse(value)
+        .map(|name| name.ascii)
+        .map_err(|e| usage(format!("{flag} {value:?}: {e}")))
+}
+
+fn sender_config(args: &SenderArgs) -> Result<SenderConfig, Error> {
+    let given = args.sender.trim();
+    let (local_part, domain) = match given.rsplit_once('@') {
+        Some((local, domain)) => {
+            if local.chars().any(char::is_control) {
+                return Err(usage(format!(
+                    "sender {given:?}: the local part has control characters"
+                )));
+            }
+            (
+                Some(
+                    if local.is_empty() {
+                        "postmaster"
+                    } else {
+                        local
+                    }
+                    .to_string(),
+                ),
+                sender_name("sender", domain)?,
+            )
+        }
+        None => (None, sender_name("sender", given)?),
+    };
+    let mut addresses: Vec<IpAddr> = Vec::new();
+    for value in &args.ips {
+        let address = ip("--ip", value)?;
+        if !addresses.contains(&address) {
+            addresses.push(address);
+        }
+    }
+    let mut selectors = Vec::new();
+    for selector in &args.dkim_selectors {
+        let selector = sender_name("--dkim-selector", selector)?;
+        if !selectors.contains(&selector) {
+            selectors.push(selector);
+        }
+    }
+    Ok(SenderConfig {
+        local_part,
+        domain,
+        addresses,
+        // The HELO name is taken as the client gives it, good or bad: SPF expands it in
+        // `%{h}` as it is, and a bad one is something to report, not to refuse.
+        helo: match args.helo.as_deref().map(str::trim) {
+            Some(helo) if helo.is_empty() || helo.chars().any(char::is_control) => {
+                return Err(usage(format!(
+                    "--helo {helo:?}: empty or with control characters"
+                )));
+            }
+            helo => helo.map(|h| h.trim_end_matches('.').to_string()),
+        },
+        selectors,
+        resolver: resolver_settings(&args.dns)?,
+        lists: blocklists(&args.dns)?,
+    })
+}
+
 impl Config {
     /// Checks the parsed command line. `env` reads environment variables (the locale).
     pub fn from_cli(cli: &Cli, env: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
@@ -704,6 +802,7 @@ impl Config {
                 },
             },
             Some(Command::Logs(args)) => Task::Logs(Box::new(logs_config(args)?)),
+            Some(Command::Sender(args)) => Task::Sender(Box::new(sender_config(args)?)),
             Some(Command::Completions { shell }) => Task::Completions(*shell),
             Some(Command::Man) => Task::Man,
             None => Task::Probe(Box::new(probe_config(cli)?)),

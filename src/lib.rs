@@ -22,6 +22,8 @@ pub mod policy;
 pub mod probe;
 pub mod reply;
 pub mod report;
+pub mod sender;
+pub mod sender_report;
 pub mod smtp;
 pub mod timing;
 

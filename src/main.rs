@@ -107,6 +107,16 @@ fn run(config: &Config) -> Result<ExitStatus, Error> {
             };
             finish_output(written, ExitStatus::from_code(report.exit_code))
         })?,
+        Task::Sender(sender) => runtime()?.block_on(async {
+            let dns = HickoryDns::new(&sender.resolver)?;
+            let report =
+                output::sender::localized(&smtpdiag::sender::check(&dns, sender).await, lang);
+            let written = match config.format {
+                Format::Json => output::sender::json(&mut out, &report),
+                _ => output::sender::text(&mut out, &report, style),
+            };
+            finish_output(written, report.verdict.exit_status())
+        })?,
         Task::Logs(logs) => run_logs(logs, config.format, lang, style, &mut out)?,
         Task::Probe(probe_config) => runtime()?.block_on(run_probe(
             probe_config,

@@ -1013,6 +1013,37 @@ fn batch_listeners() {
     assert_eq!(seen.len(), 10);
 }
 
+#[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/isolated cargo test --features lab --test lab"
+)]
+fn sender_domains_and_addresses_resolve() {
+    lab::ensure_running();
+    assert_answer(
+        "_dmarc.sender.test",
+        "TXT",
+        &["\"v=DMARC1; p=reject; rua=mailto:dmarc@sender.test\""],
+    );
+    assert_answer(
+        "revoked._domainkey.sender.test",
+        "TXT",
+        &["\"v=DKIM1; k=rsa; p=\""],
+    );
+    assert_eq!(dig("duplicate.sender.test", "TXT").rdata("TXT").len(), 2);
+    assert_answer("1.3.0.127.in-addr.arpa", "PTR", &["mail.sender.test."]);
+    assert_answer("mail.sender.test", "A", &["127.0.3.1"]);
+    assert_nxdomain("2.3.0.127.in-addr.arpa", "PTR");
+    assert_answer("3.3.0.127.in-addr.arpa", "PTR", &["elsewhere.sender.test."]);
+    assert_answer("elsewhere.sender.test", "A", &["127.0.3.99"]);
+    assert_answer(
+        "dmarcext.test._report._dmarc.reports.test",
+        "TXT",
+        &["\"v=DMARC1\""],
+    );
+    assert_nxdomain("dmarcext.test._report._dmarc.elsewhere.test", "TXT");
+}
+
 // ------------------------------------------------------- DNSSEC and DANE ----
 
 /// A query with the DO bit (and the CD bit when `checking_disabled`): the status, whether

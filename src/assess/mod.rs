@@ -9,6 +9,7 @@
 pub mod dns;
 pub mod dnsbl;
 pub mod policy;
+pub mod sender;
 pub mod smtp;
 pub mod tls;
 

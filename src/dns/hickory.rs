@@ -136,7 +136,14 @@ impl Dns for HickoryDns {
             } else {
                 format!("{name}.")
             };
-            let name = match Name::from_ascii(&fqdn) {
+            // Labels are bytes (RFC 2181 §11): SPF macros and domain-specs may produce
+            // names with `:`, `/` or `%` that are no host names but are still asked for.
+            let name = match Name::from_ascii(&fqdn).or_else(|_| {
+                let mut name =
+                    Name::from_labels(fqdn.trim_end_matches('.').split('.').map(str::as_bytes))?;
+                name.set_fqdn(true);
+                Ok::<Name, hickory_resolver::proto::ProtoError>(name)
+            }) {
                 Ok(name) => name,
                 Err(e) => {
                     return Outcome::Failed {
@@ -216,15 +223,25 @@ fn trim_dot(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
 
+/// A name as its labels are, without the escapes of zone-file text (`\:`): the form in
+/// which it is asked for again.
+fn raw_name(name: &Name) -> String {
+    let labels: Vec<String> = name
+        .iter()
+        .map(|label| String::from_utf8_lossy(label).to_ascii_lowercase())
+        .collect();
+    labels.join(".")
+}
+
 fn convert(owner: &str, data: &RData) -> Option<Rdata> {
     Some(match data {
         RData::MX(mx) => Rdata::Mx {
             preference: mx.preference,
-            exchange: trim_dot(&mx.exchange.to_ascii()),
+            exchange: raw_name(&mx.exchange),
         },
         RData::A(a) => Rdata::A(a.0),
         RData::AAAA(aaaa) => Rdata::Aaaa(aaaa.0),
-        RData::PTR(ptr) => Rdata::Ptr(trim_dot(&ptr.0.to_ascii())),
+        RData::PTR(ptr) => Rdata::Ptr(raw_name(&ptr.0)),
         RData::TXT(txt) => Rdata::Txt(
             txt.txt_data
                 .iter()
@@ -242,7 +259,7 @@ fn convert(owner: &str, data: &RData) -> Option<Rdata> {
         },
         RData::CNAME(cname) => Rdata::Cname {
             alias: trim_dot(owner),
-            target: trim_dot(&cname.0.to_ascii()),
+            target: raw_name(&cname.0),
         },
         _ => return None,
     })

@@ -7,6 +7,7 @@
 mod hickory;
 pub mod mx;
 pub mod name;
+pub mod reverse;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

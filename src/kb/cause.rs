@@ -37,6 +37,9 @@ pub enum EvidenceKind {
     Words,
     Code,
     None,
+    /// Not a reply but a check of the sender's own records (`smtpdiag sender`): the cause
+    /// of the replies the finding brings.
+    Check,
 }
 
 impl Evidence {

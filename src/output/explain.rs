@@ -133,7 +133,7 @@ fn cause(w: &mut Writer<'_>, c: &Cause, command: Option<Stage>, lang: Lang) -> i
                 &[("words", e.words.as_deref().unwrap_or_default())],
             ));
         }
-        EvidenceKind::Code => {}
+        EvidenceKind::Code | EvidenceKind::Check => {}
         EvidenceKind::None => decided.push(ui.evidence_none.to_string()),
     }
     if e.by == EvidenceKind::Code || (e.by != EvidenceKind::None && e.code.is_some()) {

@@ -8,6 +8,7 @@ pub mod logs;
 pub mod nagios;
 mod palette;
 pub mod probe;
+pub mod sender;
 pub mod terminal;
 mod writer;
 

@@ -7,3 +7,4 @@ pub mod fault_server;
 pub mod lab;
 pub mod relay;
 pub mod schema;
+pub mod zone_server;
