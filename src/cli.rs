@@ -127,9 +127,15 @@ pub struct DnsArgs {
 // Command-line switches are booleans by nature.
 #[allow(clippy::struct_excessive_bools)]
 pub struct SmtpArgs {
-    /// Also check this sending IP against the blocklists (repeatable)
+    /// Also check this sending IP against the blocklists (repeatable); with --from, also
+    /// the SPF, DMARC and reverse DNS of the sender's domain for it (as `smtpdiag sender`)
     #[arg(long, value_name = "IP")]
     pub check_ip: Vec<String>,
+
+    /// With --from and --check-ip: a DKIM selector of the sender's domain to check the
+    /// key of (repeatable)
+    #[arg(long = "dkim-selector", value_name = "SEL")]
+    pub dkim_selectors: Vec<String>,
 
     /// TCP port of the mail exchangers
     #[arg(long, default_value_t = 25)]

@@ -92,6 +92,8 @@ pub struct ProbeConfig {
     /// `--rcpt` as given; empty means postmaster@ each domain.
     pub rcpts: Vec<String>,
     pub settings: ProbeSettings,
+    /// `--from` with `--check-ip`: the sender's checks, added to every report.
+    pub sender: Option<SenderConfig>,
     pub transcript: bool,
     pub concurrency: usize,
 }
@@ -120,6 +122,8 @@ pub struct LogsProbe {
     /// `--rcpt` as given; empty means postmaster@ each domain.
     pub rcpts: Vec<String>,
     pub settings: ProbeSettings,
+    /// `--from` with `--check-ip`: the sender's checks, added to every report.
+    pub sender: Option<SenderConfig>,
     pub concurrency: usize,
 }
 
@@ -542,12 +546,14 @@ fn probe_config(cli: &Cli) -> Result<ProbeConfig, Error> {
     if cli.report.concurrency == 0 {
         return Err(usage("--concurrency must be at least 1"));
     }
+    let settings = probe_settings(&cli.dns, &cli.smtp)?;
     Ok(ProbeConfig {
         shard: cli.report.shard.as_deref().map(Shard::parse).transpose()?,
         resume: cli.report.resume.clone(),
         targets,
         rcpts,
-        settings: probe_settings(&cli.dns, &cli.smtp)?,
+        sender: probe_sender(&cli.smtp, &settings)?,
+        settings,
         transcript: cli.report.transcript,
         concurrency: cli.report.concurrency,
     })
@@ -663,6 +669,7 @@ fn logs_config(args: &LogsArgs) -> Result<LogsConfig, Error> {
             if args.concurrency == 0 {
                 return Err(usage("--concurrency must be at least 1"));
             }
+            let settings = probe_settings(&args.dns, &args.smtp)?;
             Some(LogsProbe {
                 domains,
                 rcpts: args
@@ -671,7 +678,8 @@ fn logs_config(args: &LogsArgs) -> Result<LogsConfig, Error> {
                     .iter()
                     .map(|r| mailbox("--rcpt", r))
                     .collect::<Result<Vec<_>, _>>()?,
-                settings: probe_settings(&args.dns, &args.smtp)?,
+                sender: probe_sender(&args.smtp, &settings)?,
+                settings,
                 concurrency: args.concurrency,
             })
         }
@@ -703,6 +711,51 @@ fn sender_name(flag: &str, value: &str) -> Result<String, Error> {
     DomainName::parse(value)
         .map(|name| name.ascii)
         .map_err(|e| usage(format!("{flag} {value:?}: {e}")))
+}
+
+/// The sender checks a probe adds: those of the `--from` domain for the `--check-ip`
+/// addresses. Their blocklists are left out: the probe checks those addresses already.
+fn probe_sender(
+    smtp_args: &SmtpArgs,
+    settings: &ProbeSettings,
+) -> Result<Option<SenderConfig>, Error> {
+    let from = &settings.smtp.mail_from;
+    let Some((local_part, domain)) = from.rsplit_once('@') else {
+        if !smtp_args.dkim_selectors.is_empty() {
+            return Err(usage(
+                "--dkim-selector needs --from ADDRESS and --check-ip IP (the sender to check)",
+            ));
+        }
+        return Ok(None);
+    };
+    if settings.check_ips.is_empty() {
+        if !smtp_args.dkim_selectors.is_empty() {
+            return Err(usage(
+                "--dkim-selector needs --check-ip IP (the address the sender's mail leaves from)",
+            ));
+        }
+        return Ok(None);
+    }
+    let mut selectors = Vec::new();
+    for selector in &smtp_args.dkim_selectors {
+        let selector = sender_name("--dkim-selector", selector)?;
+        if !selectors.contains(&selector) {
+            selectors.push(selector);
+        }
+    }
+    Ok(Some(SenderConfig {
+        local_part: Some(local_part.to_string()),
+        domain: sender_name("--from", domain)?,
+        addresses: settings.check_ips.clone(),
+        // Only a name the user gave is the sending server's; the default is this host's.
+        helo: smtp_args
+            .helo
+            .as_ref()
+            .map(|_| settings.smtp.helo.trim_end_matches('.').to_string()),
+        selectors,
+        resolver: settings.resolver.clone(),
+        lists: Vec::new(),
+    }))
 }
 
 fn sender_config(args: &SenderArgs) -> Result<SenderConfig, Error> {

@@ -23,7 +23,6 @@ pub mod probe;
 pub mod reply;
 pub mod report;
 pub mod sender;
-pub mod sender_report;
 pub mod smtp;
 pub mod timing;
 

@@ -205,6 +205,16 @@ fn progress_bar(total: Option<usize>) -> ProgressBar {
     }
 }
 
+fn sender_text(
+    out: &mut dyn Write,
+    sender: &smtpdiag::report::sender::SenderReport,
+    lang: Lang,
+    style: TextStyle,
+) -> io::Result<()> {
+    writeln!(out)?;
+    output::sender::text(out, &output::sender::localized(sender, lang), style)
+}
+
 async fn run_probe(
     probe_config: &ProbeConfig,
     format: Format,
@@ -238,12 +248,25 @@ async fn run_probe(
     let detail = Detail {
         transcript: probe_config.transcript,
     };
+    // The sender's checks do not depend on any domain: asked once, beside the first probe.
+    let (sender, mut next) = tokio::join!(
+        async {
+            match &probe_config.sender {
+                Some(config) => Some(smtpdiag::sender::check(&dns, config).await),
+                None => None,
+            }
+        },
+        results.next()
+    );
     let mut summary = BatchSummary::default();
     let mut first = true;
-    while let Some(result) = results.next().await {
+    while let Some(result) = next {
         progress.inc(1);
         let written = match result {
-            Ok(report) => {
+            Ok(mut report) => {
+                if let Some(sender) = &sender {
+                    report.add_sender(sender.clone());
+                }
                 summary.add(&report);
                 progress.set_message(report.domain.clone());
                 progress.suspend(|| match format {
@@ -253,7 +276,13 @@ async fn run_probe(
                         if !first {
                             writeln!(out)?;
                         }
-                        probe_text::report(out, &report, lang, style, detail)
+                        probe_text::report(out, &report, lang, style, detail)?;
+                        match &report.sender {
+                            // In a batch, the sender's part is the same for every domain:
+                            // it is shown once, before the summary.
+                            Some(sender) if !is_batch => sender_text(out, sender, lang, style),
+                            _ => Ok(()),
+                        }
                     }
                 })
             }
@@ -278,9 +307,13 @@ async fn run_probe(
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(summary.status()),
             Err(e) => return Err(Error::Output(e)),
         }
+        next = results.next().await;
     }
     progress.finish_and_clear();
     if is_batch && format == Format::Human {
+        if let Some(sender) = &sender {
+            finish_output(sender_text(out, sender, lang, style), summary.status())?;
+        }
         let written = probe_text::summary(
             out,
             &summary.counts,
@@ -362,6 +395,10 @@ async fn probe_worst(
         .into_iter()
         .map(|domain| config::target(&domain, &probe.rcpts).map_err(|e| (domain, e)))
         .collect();
+    let sender = match &probe.sender {
+        Some(config) => Some(smtpdiag::sender::check(&dns, config).await),
+        None => None,
+    };
     let mut results = batch::probe_all(
         &dns,
         targets.into_iter(),
@@ -371,7 +408,10 @@ async fn probe_worst(
     let mut reports = Vec::new();
     while let Some(result) = results.next().await {
         match result {
-            Ok(report) => {
+            Ok(mut report) => {
+                if let Some(sender) = &sender {
+                    report.add_sender(sender.clone());
+                }
                 if let Some(entry) = summary.by_domain.iter_mut().find(|d| {
                     d.domain.as_deref() == Some(report.ascii_domain.as_str())
                         || d.domain.as_deref() == Some(report.domain.as_str())

@@ -118,6 +118,7 @@ pub async fn probe(
         dnsbl_lists: check.health,
         sessions,
         transport,
+        sender: None,
         findings: assessment.findings,
         lookups,
         timings: Timings {

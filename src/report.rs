@@ -2,6 +2,8 @@
 //! finding explained, and the verdict. Human text and JSON are both renderings of this one
 //! model; its JSON form is the contract documented in `docs/json.md`.
 
+pub mod sender;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -47,6 +49,22 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The verdict of two checks that must both pass.
+    #[must_use]
+    pub fn worse_of(self, other: Verdict) -> Verdict {
+        let rank = |verdict: Verdict| match verdict {
+            Verdict::Ok => 0,
+            Verdict::Unknown => 1,
+            Verdict::Transient => 2,
+            Verdict::Permanent => 3,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+
     /// The exit status that carries this verdict.
     #[must_use]
     pub fn exit_status(self) -> ExitStatus {
@@ -192,6 +210,10 @@ pub struct Report {
     /// The transport security policy: DNSSEC, DANE, MTA-STS, TLS-RPT (when checked).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transport: Option<Transport>,
+    /// The sending side (`--from` with `--check-ip`): the same report `smtpdiag sender`
+    /// gives for the sender's domain and those addresses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender: Option<Box<sender::SenderReport>>,
     pub findings: Vec<Finding>,
     /// Every DNS query made, with its outcome and duration.
     pub lookups: Vec<Lookup>,
@@ -218,5 +240,23 @@ impl Report {
     pub fn conclude(&mut self, incomplete: bool) {
         self.verdict = Report::verdict_of(&self.findings, incomplete);
         self.exit_code = self.verdict.exit_status().code();
+    }
+
+    /// Adds the sender's checks. Mail from that sender to this domain fails when either
+    /// side fails, so the verdict becomes the worse of the two: a known failure before
+    /// an incomplete check, a permanent one before a transient one.
+    pub fn add_sender(&mut self, mut sender: sender::SenderReport) {
+        // The probe asked the lists about the sending addresses already (`--check-ip`);
+        // the sender's part shows those answers rather than asking again.
+        if sender.dnsbl_lists.is_empty() {
+            sender.dnsbl = (self.dnsbl.iter())
+                .filter(|r| sender.addresses.contains(&r.address))
+                .cloned()
+                .collect();
+            sender.dnsbl_lists.clone_from(&self.dnsbl_lists);
+        }
+        self.verdict = self.verdict.worse_of(sender.verdict);
+        self.exit_code = self.verdict.exit_status().code();
+        self.sender = Some(Box::new(sender));
     }
 }

@@ -15,7 +15,7 @@ use crate::dnsbl::{self, DnsblCheck};
 use crate::kb::Lang;
 use crate::policy::{dkim, dmarc, spf};
 use crate::report::Verdict;
-use crate::sender_report::SenderReport;
+use crate::report::sender::SenderReport;
 
 /// How long one SPF evaluation may take in all: every lookup may time out once, and
 /// there are at most a few dozen of them (10 terms, 10 names each for mx and ptr).

@@ -258,6 +258,7 @@ fn report() -> Report {
         dnsbl_lists: dnsbl.health,
         sessions,
         transport: None,
+        sender: None,
         findings: assessment.findings,
         lookups: mx.lookups,
         timings: Timings {

@@ -200,3 +200,118 @@ fn reverse_dns_and_helo_of_the_lab_addresses() {
     ]);
     assert!(has(&report, "sender-helo-mismatch"));
 }
+
+/// `smtpdiag DOMAIN --from ADDRESS --check-ip IP --json` through the lab resolver.
+fn probe_with_sender(args: &[&str]) -> (Value, i32) {
+    support::lab::ensure_running();
+    let output = smtpdiag()
+        .args(args)
+        .args([
+            "--resolver",
+            support::lab::RESOLVER,
+            "--helo",
+            "mail.sender.test",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {}", String::from_utf8_lossy(&output.stderr)));
+    support::schema::check_report(&report);
+    if report.get("sender").is_some() {
+        support::schema::check_sender(&report["sender"]);
+    }
+    (report, output.status.code().unwrap())
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/isolated cargo test --features lab --test sender"
+)]
+fn the_probe_adds_the_senders_checks() {
+    let (report, status) = probe_with_sender(&[
+        "healthy.test",
+        "--from",
+        "news@sender.test",
+        "--check-ip",
+        "127.0.3.1",
+        "--dkim-selector",
+        "s2048",
+    ]);
+    let sender = &report["sender"];
+    assert_eq!(sender["domain"], "sender.test", "{sender}");
+    assert_eq!(sender["sender"], "news@sender.test");
+    assert_eq!(spf_result(sender), "pass", "{sender}");
+    assert_eq!(sender["dkim"][0]["selector"], "s2048");
+    assert_eq!(sender["helo"]["name"], "mail.sender.test", "{sender}");
+    // The probe's answers about the address, not a second round of queries.
+    assert!(
+        (sender["dnsbl"].as_array().unwrap().iter()).all(|r| r["address"] == "127.0.3.1"),
+        "{sender}"
+    );
+    assert!(!sender["dnsbl"].as_array().unwrap().is_empty(), "{sender}");
+    assert_eq!(report["verdict"], "ok", "{}", report["findings"]);
+    assert_eq!(status, 0);
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/isolated cargo test --features lab --test sender"
+)]
+fn a_failing_sender_fails_the_probe_of_a_healthy_domain() {
+    // 127.0.3.200 is not in sender.test's SPF record and has no PTR.
+    let (report, status) = probe_with_sender(&[
+        "healthy.test",
+        "--from",
+        "news@sender.test",
+        "--check-ip",
+        "127.0.3.200",
+    ]);
+    assert_eq!(spf_result(&report["sender"]), "fail");
+    assert!(
+        has(&report["sender"], "sender-ptr-missing"),
+        "{}",
+        report["sender"]
+    );
+    assert_eq!(report["sender"]["verdict"], "permanent");
+    assert_eq!(report["verdict"], "permanent");
+    assert_eq!((report["exit_code"].as_u64(), status), (Some(2), 2));
+    // The domain's own findings stay the domain's.
+    assert!(
+        !has(&report, "sender-spf-not-pass"),
+        "{}",
+        report["findings"]
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/isolated cargo test --features lab --test sender"
+)]
+fn check_ip_without_from_checks_only_the_blocklists() {
+    let (report, status) = probe_with_sender(&["healthy.test", "--check-ip", "127.0.3.1"]);
+    assert!(report.get("sender").is_none(), "{report}");
+    assert_eq!(status, 0);
+}
+
+#[test]
+fn dkim_selector_of_the_probe_needs_a_sender() {
+    for args in [
+        &["example.com", "--dkim-selector", "s1"][..],
+        &[
+            "example.com",
+            "--from",
+            "a@example.org",
+            "--dkim-selector",
+            "s1",
+        ][..],
+    ] {
+        let output = smtpdiag().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(64), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("--dkim-selector"), "{stderr}");
+    }
+}

@@ -8,8 +8,8 @@ use crate::kb::{self, CauseRef, Evidence, EvidenceKind, FindingKind};
 use crate::policy::dkim::DkimKeyState;
 use crate::policy::dmarc::{Disposition, DmarcRecordState};
 use crate::policy::spf::{SpfRecordState, SpfVerdict};
+use crate::report::sender::{Requirement, Scope, SenderReport, Status};
 use crate::report::{Finding, Severity};
-use crate::sender_report::{Requirement, Scope, SenderReport, Status};
 
 /// Gmail: unauthenticated (no SPF or DKIM pass, or DMARC), RFC 7372 style.
 const GMAIL_UNAUTHENTICATED: &str = "550 5.7.26";

@@ -14,13 +14,16 @@ use crate::smtp::StepError;
 /// The report with every text in `lang`. A report already in `lang` is borrowed as it is.
 #[must_use]
 pub fn report(report: &Report, lang: Lang) -> Cow<'_, Report> {
-    if report.lang == lang && is_localized(&report.findings) {
+    if report.lang == lang && is_localized(&report.findings) && report.sender.is_none() {
         return Cow::Borrowed(report);
     }
     let mut localized = report.clone();
     localized.lang = lang;
     findings(&mut localized.findings, lang);
     dnsbl_results(&mut localized.dnsbl, lang);
+    if let Some(sender) = &mut localized.sender {
+        **sender = super::sender::localized(sender, lang);
+    }
     Cow::Owned(localized)
 }
 

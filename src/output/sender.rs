@@ -10,8 +10,8 @@ use crate::kb::{self, Lang, Ui, fill};
 use crate::policy::dkim::DkimKeyState;
 use crate::policy::dmarc::DmarcRecordState;
 use crate::policy::spf::{SpfRecordState, SpfVerdict};
+use crate::report::sender::{Scope, SenderReport, Status};
 use crate::report::{Finding, Severity, Verdict};
-use crate::sender_report::{Scope, SenderReport, Status};
 
 /// The report in `lang`: the text of its findings and of its checklist filled in.
 #[must_use]
