@@ -42,7 +42,8 @@ pub fn verdict_line(ui: &Ui, domain: &str, verdict: Verdict) -> String {
     fill(template, &[("domain", &printable(domain))])
 }
 
-fn severity_label(ui: &Ui, severity: Severity) -> (&'static str, Role) {
+/// A severity's word in the reader's language and its colour (also the sender report's).
+pub(super) fn severity_label(ui: &Ui, severity: Severity) -> (&'static str, Role) {
     match severity {
         Severity::Ok => (ui.severity_ok, Role::Ok),
         Severity::Info => (ui.severity_info, Role::Dim),

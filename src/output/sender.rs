@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 
+use super::probe::severity_label;
 use super::terminal::printable;
 use super::writer::Writer;
 use super::{Role, TextStyle};
@@ -37,16 +38,6 @@ fn spf_role(result: SpfVerdict) -> Role {
         SpfVerdict::Pass => Role::Ok,
         SpfVerdict::Fail | SpfVerdict::Permerror => Role::Fail,
         _ => Role::Warn,
-    }
-}
-
-fn severity_label(ui: &Ui, severity: Severity) -> (&'static str, Role) {
-    match severity {
-        Severity::Ok => (ui.severity_ok, Role::Ok),
-        Severity::Info => (ui.severity_info, Role::Dim),
-        Severity::Warning => (ui.severity_warning, Role::Warn),
-        Severity::Transient => (ui.severity_transient, Role::Warn),
-        Severity::Permanent => (ui.severity_permanent, Role::Fail),
     }
 }
 
