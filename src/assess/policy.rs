@@ -102,7 +102,7 @@ fn dane_finding(host: &HostTlsa, sessions: &[Session]) -> Option<Finding> {
         return Some(about(FindingKind::DaneNotChecked, Severity::Info));
     };
     let name_matches = !tls.problems.contains(&TlsProblem::NameMismatch);
-    match dane::match_chain(&host.records, &tls.chain_der, name_matches) {
+    match dane::match_chain(&host.records, &tls.chain_der, name_matches, &host.host) {
         ChainMatch::Valid { parameters } => {
             Some(about(FindingKind::DaneValid, Severity::Ok).with("parameters", parameters))
         }
