@@ -14,6 +14,7 @@ pub use crate::dns::mx::{MxHost, ReverseDns};
 use crate::dnsbl::{DnsblResult, ListHealth};
 use crate::exit::ExitStatus;
 use crate::kb::{CauseRef, FindingKind, Lang};
+use crate::policy::problem::Problem;
 use crate::policy::transport::{Dnssec, DomainPolicy, HostTlsa};
 use crate::smtp::Session;
 pub use crate::timing::serialize_ms;
@@ -106,6 +107,10 @@ pub struct Finding {
     /// The facts the finding's text is made from (`host`, `address`, `list`, `stage`, ...),
     /// as they came, in no language.
     pub params: BTreeMap<&'static str, String>,
+    /// What is wrong with the record or policy the finding is about, in no language: the
+    /// renderers put it in words (its English words are in `params` too).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problem_keys: Vec<Problem>,
 }
 
 /// The words of a finding in one language.
@@ -130,6 +135,7 @@ impl Finding {
             signature: None,
             cause: None,
             params: BTreeMap::new(),
+            problem_keys: Vec::new(),
         }
     }
 
@@ -141,6 +147,15 @@ impl Finding {
         if !value.is_empty() {
             self.params.insert(name, value);
         }
+        self
+    }
+
+    /// The problems of a record or policy: in English as the parameter `name`, and as they
+    /// are, to be put in the reader's words.
+    #[must_use]
+    pub fn with_problems(mut self, name: &'static str, problems: &[Problem]) -> Finding {
+        self = self.with(name, Problem::texts(problems, Lang::En));
+        self.problem_keys = problems.to_vec();
         self
     }
 

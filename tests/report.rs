@@ -364,9 +364,23 @@ fn japanese_and_french_reports_of_every_scenario_hold_no_english_words_of_ours()
         "mismatch.dane",
         "notls.dane",
         "bogus",
+        "ta.dane",
+        "rollover.dane",
+        "pkix.dane",
+        "malformed.dane",
+        "nodane.dane",
+        "sigexpired",
+        "tlsa-unsigned",
         "sts-enforce",
+        "sts-wildcard",
         "sts-missing",
+        "sts-testing",
         "sts-nopolicy",
+        // The parsers' problems: the policy, the TLS-RPT record and the _mta-sts record.
+        "sts-malformed",
+        "sts-badtxt",
+        "sts-badcert",
+        "sts-expired",
     ];
     support::lab::ensure_running();
     let run = |domain: &str, extra: &[&str]| {
@@ -381,6 +395,10 @@ fn japanese_and_french_reports_of_every_scenario_hold_no_english_words_of_ours()
                 "8",
             ])
             .args(["--check-ip", "127.0.0.2", "--color", "never"])
+            // The lab CA trusted, as an MTA-STS sender trusts the Web PKI: the policies are
+            // fetched and read, so that their problems are rendered too.
+            .arg("--ca-file")
+            .arg(support::lab::ca_file())
             .args(extra)
             .output()
             .unwrap();

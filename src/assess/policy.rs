@@ -8,6 +8,7 @@ use crate::kb::FindingKind;
 use crate::policy::dane::{self, ChainMatch};
 use crate::policy::https::Fetch;
 use crate::policy::mta_sts::{Mode, Policy, RecordProblem};
+use crate::policy::problem::{Problem, ProblemKey};
 use crate::policy::transport::{Dnssec, DomainPolicy, HostTlsa};
 use crate::report::{Finding, Severity, Transport};
 use crate::smtp::{Session, TlsProblem};
@@ -101,7 +102,7 @@ fn dane_finding(host: &HostTlsa, sessions: &[Session]) -> Option<Finding> {
         return Some(about(FindingKind::DaneNotChecked, Severity::Info));
     };
     let name_matches = !tls.problems.contains(&TlsProblem::NameMismatch);
-    match dane::match_chain(&host.records, &tls.chain_der, name_matches) {
+    match dane::match_chain(&host.records, &tls.chain_der, name_matches, &host.host) {
         ChainMatch::Valid { parameters } => {
             Some(about(FindingKind::DaneValid, Severity::Ok).with("parameters", parameters))
         }
@@ -144,16 +145,14 @@ fn mta_sts_findings(
             .about(domain)
     };
     if let Some(problem) = &sts.record_problem {
-        let (problem, detail) = match problem {
+        let finding = about(FindingKind::MtaStsRecordInvalid, Severity::Warning);
+        return vec![match problem {
             RecordProblem::Missing => return Vec::new(),
-            RecordProblem::Several(n) => (format!("{n} × v=STSv1"), String::new()),
-            RecordProblem::Malformed(detail) => ("v=STSv1".to_string(), detail.clone()),
-        };
-        return vec![
-            about(FindingKind::MtaStsRecordInvalid, Severity::Warning)
-                .with("problem", problem)
-                .with("detail", detail),
-        ];
+            RecordProblem::Several(n) => finding.with("problem", format!("{n} × v=STSv1")),
+            RecordProblem::Malformed(detail) => finding
+                .with("problem", "v=STSv1")
+                .with_problems("detail", std::slice::from_ref(detail)),
+        }];
     }
     let Some(fetch) = &sts.fetch else {
         return Vec::new();
@@ -199,7 +198,7 @@ fn mta_sts_findings(
         return vec![
             about(FindingKind::MtaStsPolicyInvalid, Severity::Warning)
                 .with("url", url)
-                .with("problems", policy.problems.join("; ")),
+                .with_problems("problems", &policy.problems),
         ];
     }
     let mode = mode_name(policy.mode);
@@ -313,11 +312,16 @@ fn tls_rpt_findings(
         }
         [record] => vec![
             about(FindingKind::TlsRptInvalid, Severity::Warning)
-                .with("problems", record.problems.join("; ")),
+                .with_problems("problems", &record.problems),
         ],
-        several => vec![about(FindingKind::TlsRptInvalid, Severity::Warning).with(
-            "problems",
-            format!("{} records; RFC 8460 §3 allows one", several.len()),
-        )],
+        several => vec![
+            about(FindingKind::TlsRptInvalid, Severity::Warning).with_problems(
+                "problems",
+                &[Problem {
+                    key: ProblemKey::RptSeveral,
+                    value: several.len().to_string(),
+                }],
+            ),
+        ],
     }
 }

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 
 use crate::dnsbl::{Blocklist, DnsblResult};
 use crate::kb::{self, FindingKind, Lang, Source};
+use crate::policy::problem::Problem;
 use crate::probe::BlocklistReport;
 use crate::reply::{EnhancedCode, ReplyCode, Stage};
 use crate::report::{Finding, FindingText, Report};
@@ -127,6 +128,27 @@ pub fn finding_text(finding: &Finding, lang: Lang) -> FindingText {
             step_error_text(error_kind, finding.param("error_detail"), lang),
         );
     }
+    if !finding.problem_keys.is_empty() {
+        let words = Problem::texts(&finding.problem_keys, lang);
+        if finding.kind == FindingKind::MtaStsRecordInvalid {
+            // A sentence of its own: capitalised where the language has capitals.
+            let mut chars = words.chars();
+            let words: String = chars
+                .next()
+                .map(|first| first.to_uppercase().chain(chars).collect())
+                .unwrap_or_default();
+            let sentence = kb::fill(kb::ui(lang).policy_problem_sentence, &[("problem", &words)]);
+            set("detail", sentence);
+        } else {
+            set("problems", words);
+        }
+    }
+    if finding.kind == FindingKind::MtaStsCertificate {
+        set(
+            "problems",
+            certificate_problems(finding.param("problems"), lang),
+        );
+    }
     let mut extra_explanation = None;
     match finding.kind {
         FindingKind::Reply | FindingKind::ReplyDnsbl => {
@@ -182,6 +204,23 @@ pub fn finding_text(finding: &Finding, lang: Lang) -> FindingText {
         text.explanation.push_str(&extra.explanation);
     }
     text
+}
+
+/// The certificate problems of an MTA-STS finding (`untrusted, expired`) in `lang`.
+fn certificate_problems(keys: &str, lang: Lang) -> String {
+    let ui = kb::ui(lang);
+    keys.split(", ")
+        .filter(|k| !k.is_empty())
+        .map(|key| match key {
+            "untrusted" => ui.tls_untrusted,
+            "self-signed" => ui.tls_self_signed,
+            "expired" => ui.tls_expired,
+            "not-yet-valid" => ui.tls_not_yet_valid,
+            "name-mismatch" => ui.tls_name_mismatch,
+            _ => ui.tls_other,
+        })
+        .collect::<Vec<_>>()
+        .join(ui.list_separator)
 }
 
 fn kind_text(kind: FindingKind, values: &[(&str, String)], lang: Lang) -> FindingText {

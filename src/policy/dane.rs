@@ -1,7 +1,13 @@
 //! DANE for SMTP (RFC 7672, RFC 7671): which TLSA records a sending MTA can use, and whether
 //! the certificate chain an exchanger presents matches one of them.
 
+use std::sync::Arc;
+
 use ring::digest;
+use rustls::RootCertStore;
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::ServerCertVerifier;
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use serde::Serialize;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -110,9 +116,16 @@ pub enum ChainMatch {
 /// Matches the chain (leaf first, DER) against the records. DANE-EE (3) looks at the leaf
 /// only and ignores its names and dates (RFC 7672 §3.1.1); DANE-TA (2) looks for a trust
 /// anchor in the chain, whose leaf must still carry the exchanger's name
-/// (`leaf_name_matches`, RFC 7672 §3.2.3).
+/// (`leaf_name_matches`, RFC 7672 §3.2.3) and chain up to it, each certificate signed by
+/// the next and within its dates (RFC 7672 §3.1.2: a TA only vouches for what it signed).
+/// `host` is the exchanger's name, checked by that path validation too.
 #[must_use]
-pub fn match_chain(records: &[Tlsa], chain: &[Vec<u8>], leaf_name_matches: bool) -> ChainMatch {
+pub fn match_chain(
+    records: &[Tlsa],
+    chain: &[Vec<u8>],
+    leaf_name_matches: bool,
+    host: &str,
+) -> ChainMatch {
     let usable: Vec<&Tlsa> = records.iter().filter(|r| r.unusable().is_none()).collect();
     if usable.is_empty() {
         return ChainMatch::NoUsableRecord;
@@ -120,7 +133,13 @@ pub fn match_chain(records: &[Tlsa], chain: &[Vec<u8>], leaf_name_matches: bool)
     for record in usable {
         let matched = match record.usage {
             3 => chain.first().is_some_and(|leaf| record.matches(leaf)),
-            2 => leaf_name_matches && chain.iter().any(|c| record.matches(c)),
+            2 => {
+                leaf_name_matches
+                    && chain
+                        .iter()
+                        .enumerate()
+                        .any(|(i, c)| record.matches(c) && chains_to_anchor(chain, i, host))
+            }
             _ => false,
         };
         if matched {
@@ -130,6 +149,44 @@ pub fn match_chain(records: &[Tlsa], chain: &[Vec<u8>], leaf_name_matches: bool)
         }
     }
     ChainMatch::Mismatch
+}
+
+/// Whether the leaf, through `chain[1..anchor]`, is signed up to `chain[anchor]`, taken as
+/// the only trust anchor, and valid now for `host` as a TLS server. A leaf that is itself
+/// the anchor vouches for itself.
+fn chains_to_anchor(chain: &[Vec<u8>], anchor: usize, host: &str) -> bool {
+    if anchor == 0 {
+        return true;
+    }
+    let mut roots = RootCertStore::empty();
+    if roots
+        .add(CertificateDer::from(chain[anchor].as_slice()))
+        .is_err()
+    {
+        return false;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let Ok(verifier) =
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider).build()
+    else {
+        return false;
+    };
+    let Ok(name) = ServerName::try_from(host.trim_end_matches('.').to_string()) else {
+        return false;
+    };
+    let intermediates: Vec<CertificateDer<'_>> = chain[1..anchor]
+        .iter()
+        .map(|c| CertificateDer::from(c.as_slice()))
+        .collect();
+    verifier
+        .verify_server_cert(
+            &CertificateDer::from(chain[0].as_slice()),
+            &intermediates,
+            &name,
+            &[],
+            UnixTime::now(),
+        )
+        .is_ok()
 }
 
 fn hex_decode(text: &str) -> Option<Vec<u8>> {
@@ -160,11 +217,26 @@ mod tests {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
 
-    fn chain() -> Vec<Vec<u8>> {
-        let pem = include_bytes!("../../tests/fixtures/tls/dane-chain.pem");
+    /// The name in the fixture leaf's certificate.
+    const HOST: &str = "mx.example.test";
+
+    fn certificates(pem: &[u8]) -> Vec<Vec<u8>> {
         CertificateDer::pem_slice_iter(pem)
             .map(|c| c.unwrap().to_vec())
             .collect()
+    }
+
+    fn chain() -> Vec<Vec<u8>> {
+        certificates(include_bytes!("../../tests/fixtures/tls/dane-chain.pem"))
+    }
+
+    fn ta_of(certificate: &[u8]) -> Tlsa {
+        Tlsa {
+            usage: 2,
+            selector: 0,
+            matching: 1,
+            data: hex_encode(digest::digest(&digest::SHA256, certificate).as_ref()),
+        }
     }
 
     #[test]
@@ -173,30 +245,63 @@ mod tests {
         let record = dane_ee_for(&chain[0]).unwrap();
         assert_eq!(record.parameters(), "3 1 1");
         assert_eq!(
-            match_chain(std::slice::from_ref(&record), &chain, false),
+            match_chain(std::slice::from_ref(&record), &chain, false, HOST),
             ChainMatch::Valid {
                 parameters: "3 1 1".into()
             },
             "DANE-EE ignores names"
         );
         let other = dane_ee_for(&chain[1]).unwrap();
-        assert_eq!(match_chain(&[other], &chain, true), ChainMatch::Mismatch);
+        assert_eq!(
+            match_chain(&[other], &chain, true, HOST),
+            ChainMatch::Mismatch
+        );
     }
 
     #[test]
     fn dane_ta_matches_the_issuer_when_the_name_matches() {
         let chain = chain();
-        let ta = Tlsa {
-            usage: 2,
-            selector: 0,
-            matching: 1,
-            data: hex_encode(digest::digest(&digest::SHA256, &chain[1]).as_ref()),
-        };
+        let ta = ta_of(&chain[1]);
         assert!(matches!(
-            match_chain(std::slice::from_ref(&ta), &chain, true),
+            match_chain(std::slice::from_ref(&ta), &chain, true, HOST),
             ChainMatch::Valid { .. }
         ));
-        assert_eq!(match_chain(&[ta], &chain, false), ChainMatch::Mismatch);
+        assert_eq!(
+            match_chain(&[ta], &chain, false, HOST),
+            ChainMatch::Mismatch
+        );
+    }
+
+    /// A server that sends, after its leaf, a CA certificate of the same name as its issuer
+    /// but another key: the TLSA record matches that certificate, yet it signed nothing.
+    #[test]
+    fn dane_ta_needs_the_anchor_to_have_signed_the_leaf() {
+        let mut chain = chain();
+        let impostor =
+            certificates(include_bytes!("../../tests/fixtures/tls/dane-other-ca.pem")).remove(0);
+        chain[1] = impostor.clone();
+        let ta = ta_of(&impostor);
+        assert!(ta.matches(&chain[1]));
+        assert_eq!(
+            match_chain(std::slice::from_ref(&ta), &chain, true, HOST),
+            ChainMatch::Mismatch
+        );
+        // The genuine issuer, sent after the impostor: the chain is signed up to it.
+        chain.push(super::tests::chain()[1].clone());
+        let genuine = ta_of(&chain[2]);
+        assert!(matches!(
+            match_chain(&[genuine], &chain, true, HOST),
+            ChainMatch::Valid { .. }
+        ));
+    }
+
+    #[test]
+    fn dane_ta_checks_the_name_in_the_path_too() {
+        let chain = chain();
+        assert_eq!(
+            match_chain(&[ta_of(&chain[1])], &chain, true, "mx.other.test"),
+            ChainMatch::Mismatch
+        );
     }
 
     #[test]
@@ -216,7 +321,7 @@ mod tests {
         };
         assert_eq!(short.unusable(), Some(Unusable::BadData));
         assert_eq!(
-            match_chain(&[pkix, short], &chain(), true),
+            match_chain(&[pkix, short], &chain(), true, HOST),
             ChainMatch::NoUsableRecord
         );
     }

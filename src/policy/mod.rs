@@ -8,6 +8,7 @@ pub mod dkim;
 pub mod dmarc;
 pub mod https;
 pub mod mta_sts;
+pub mod problem;
 pub mod spf;
 pub mod tls_rpt;
 pub mod transport;

@@ -2,6 +2,10 @@
 //! HTTPS, read the way a sending MTA reads them.
 
 use serde::Serialize;
+use serde::ser::SerializeMap;
+
+use super::problem::{Problem, ProblemKey, Problems};
+use crate::kb::Lang;
 
 /// The longest `max_age` a policy may give: one year (RFC 8461 §3.2).
 pub const MAX_AGE_LIMIT: u64 = 31_557_600;
@@ -25,15 +29,39 @@ pub struct StsRecord {
 }
 
 /// Why the `_mta-sts` TXT records do not announce a policy a sender would fetch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "problem", content = "detail", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordProblem {
     /// No TXT record starts with `v=STSv1`.
     Missing,
     /// Several do: senders act as if there were none (RFC 8461 §3.1).
     Several(usize),
     /// The record does not follow the grammar.
-    Malformed(String),
+    Malformed(Problem),
+}
+
+/// In JSON `{"problem": "missing" | "several" | "malformed", "detail": ...}` as it always
+/// was (the count, or the English sentence), and for a malformed record its `key` and
+/// `value` too.
+impl Serialize for RecordProblem {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        match self {
+            RecordProblem::Missing => map.serialize_entry("problem", "missing")?,
+            RecordProblem::Several(n) => {
+                map.serialize_entry("problem", "several")?;
+                map.serialize_entry("detail", n)?;
+            }
+            RecordProblem::Malformed(problem) => {
+                map.serialize_entry("problem", "malformed")?;
+                map.serialize_entry("detail", &problem.text(Lang::En))?;
+                map.serialize_entry("key", &problem.key)?;
+                if !problem.value.is_empty() {
+                    map.serialize_entry("value", &problem.value)?;
+                }
+            }
+        }
+        map.end()
+    }
 }
 
 /// Reads the TXT records of `_mta-sts.<domain>` (RFC 8461 §3.1).
@@ -55,23 +83,27 @@ pub fn read_record<'a>(txt: impl IntoIterator<Item = &'a str>) -> Result<StsReco
         .filter(|f| !f.is_empty())
     {
         let Some((name, value)) = field.split_once('=') else {
-            return Err(RecordProblem::Malformed(format!(
-                "{field:?} is not a name=value field"
+            return Err(RecordProblem::Malformed(Problem::about(
+                ProblemKey::NotNameValue,
+                field,
             )));
         };
         if name == "id" {
             let valid =
                 (1..=32).contains(&value.len()) && value.chars().all(|c| c.is_ascii_alphanumeric());
             if !valid {
-                return Err(RecordProblem::Malformed(format!(
-                    "id {value:?} must be 1 to 32 letters and digits"
+                return Err(RecordProblem::Malformed(Problem::about(
+                    ProblemKey::StsIdInvalid,
+                    value,
                 )));
             }
             id = Some(value.to_string());
         }
     }
     id.map(|id| StsRecord { id })
-        .ok_or_else(|| RecordProblem::Malformed("the record has no id".into()))
+        .ok_or(RecordProblem::Malformed(Problem::new(
+            ProblemKey::StsIdMissing,
+        )))
 }
 
 /// A policy as fetched, with what is wrong with it.
@@ -83,7 +115,8 @@ pub struct Policy {
     /// The `mx` patterns, in order (`mail.example.com`, `*.example.net`).
     pub mx: Vec<String>,
     /// Why a sender would not use the policy; empty when it is valid.
-    pub problems: Vec<String>,
+    #[serde(flatten)]
+    pub problems: Problems,
 }
 
 impl Policy {
@@ -108,7 +141,7 @@ pub fn parse_policy(text: &str) -> Policy {
         mode: None,
         max_age: None,
         mx: Vec::new(),
-        problems: Vec::new(),
+        problems: Problems::default(),
     };
     for line in text.lines() {
         let line = line.trim_end_matches('\r');
@@ -118,11 +151,11 @@ pub fn parse_policy(text: &str) -> Policy {
         let Some((key, value)) = line.split_once(':') else {
             policy
                 .problems
-                .push(format!("{line:?} is not a key: value line"));
+                .push(Problem::about(ProblemKey::NotKeyValue, line));
             continue;
         };
         let value = value.trim();
-        let twice = |p: &mut Vec<String>| p.push(format!("{key} is given more than once"));
+        let twice = |p: &mut Problems| p.push(Problem::about(ProblemKey::Repeated, key.trim()));
         match key.trim() {
             "version" => {
                 if policy.version.is_some() {
@@ -141,7 +174,7 @@ pub fn parse_policy(text: &str) -> Policy {
                     other => {
                         policy
                             .problems
-                            .push(format!("mode {other:?} is not enforce, testing or none"));
+                            .push(Problem::about(ProblemKey::ModeInvalid, other));
                         None
                     }
                 };
@@ -154,18 +187,18 @@ pub fn parse_policy(text: &str) -> Policy {
                     Ok(age) if value.len() <= 10 && age <= MAX_AGE_LIMIT => {
                         policy.max_age = Some(age);
                     }
-                    _ => policy.problems.push(format!(
-                        "max_age {value:?} is not a number of seconds from 0 to {MAX_AGE_LIMIT}"
-                    )),
+                    _ => policy
+                        .problems
+                        .push(Problem::about(ProblemKey::MaxAgeInvalid, value)),
                 }
             }
             "mx" => {
                 if is_mx_pattern(value) {
                     policy.mx.push(value.to_ascii_lowercase());
                 } else {
-                    policy.problems.push(format!(
-                        "mx {value:?} is not a host name or *.domain pattern"
-                    ));
+                    policy
+                        .problems
+                        .push(Problem::about(ProblemKey::MxInvalid, value));
                 }
             }
             // RFC 8461 §3.2: unknown fields are ignored.
@@ -176,19 +209,22 @@ pub fn parse_policy(text: &str) -> Policy {
         Some("STSv1") => {}
         Some(other) => policy
             .problems
-            .push(format!("version {other:?} is not STSv1")),
-        None => policy.problems.push("the version field is missing".into()),
+            .push(Problem::about(ProblemKey::VersionInvalid, other)),
+        None => policy
+            .problems
+            .push(Problem::new(ProblemKey::VersionMissing)),
     }
-    if policy.mode.is_none() && !policy.problems.iter().any(|p| p.starts_with("mode")) {
-        policy.problems.push("the mode field is missing".into());
+    let named = |p: &Problems, key| p.iter().any(|p| p.key == key);
+    if policy.mode.is_none() && !named(&policy.problems, ProblemKey::ModeInvalid) {
+        policy.problems.push(Problem::new(ProblemKey::ModeMissing));
     }
-    if policy.max_age.is_none() && !policy.problems.iter().any(|p| p.starts_with("max_age")) {
-        policy.problems.push("the max_age field is missing".into());
-    }
-    if policy.mx.is_empty() && policy.mode != Some(Mode::None) {
+    if policy.max_age.is_none() && !named(&policy.problems, ProblemKey::MaxAgeInvalid) {
         policy
             .problems
-            .push("no mx field: the policy allows no exchanger".into());
+            .push(Problem::new(ProblemKey::MaxAgeMissing));
+    }
+    if policy.mx.is_empty() && policy.mode != Some(Mode::None) {
+        policy.problems.push(Problem::new(ProblemKey::MxMissing));
     }
     policy
 }

@@ -3,13 +3,16 @@
 
 use serde::Serialize;
 
+use super::problem::{Problem, ProblemKey, Problems};
+
 /// A TLS-RPT record, as read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TlsRptRecord {
     /// The report destinations (`mailto:` and `https:` URIs), in order.
     pub rua: Vec<String>,
     /// What is wrong with the record; empty when it is valid.
-    pub problems: Vec<String>,
+    #[serde(flatten)]
+    pub problems: Problems,
 }
 
 /// The TXT records of `_smtp._tls.<domain>` that are TLS-RPT records (RFC 8460 §3: those
@@ -30,14 +33,14 @@ pub fn records<'a>(txt: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
 pub fn parse(text: &str) -> TlsRptRecord {
     let mut record = TlsRptRecord {
         rua: Vec::new(),
-        problems: Vec::new(),
+        problems: Problems::default(),
     };
     let mut fields = text.split(';').map(str::trim).filter(|f| !f.is_empty());
     match fields.next() {
         Some("v=TLSRPTv1") => {}
-        other => record.problems.push(format!(
-            "the record must start with v=TLSRPTv1, not {:?}",
-            other.unwrap_or_default()
+        other => record.problems.push(Problem::about(
+            ProblemKey::RptVersion,
+            other.unwrap_or_default(),
         )),
     }
     let mut seen_rua = false;
@@ -45,11 +48,11 @@ pub fn parse(text: &str) -> TlsRptRecord {
         let Some((name, value)) = field.split_once('=') else {
             record
                 .problems
-                .push(format!("{field:?} is not a name=value field"));
+                .push(Problem::about(ProblemKey::NotNameValue, field));
             continue;
         };
         match name.trim() {
-            "rua" if seen_rua => record.problems.push("rua is given twice".into()),
+            "rua" if seen_rua => record.problems.push(Problem::new(ProblemKey::RptRuaTwice)),
             "rua" => {
                 seen_rua = true;
                 for uri in value.split(',').map(str::trim) {
@@ -66,28 +69,26 @@ pub fn parse(text: &str) -> TlsRptRecord {
     if !seen_rua {
         record
             .problems
-            .push("rua is missing: the record names no destination for reports".into());
+            .push(Problem::new(ProblemKey::RptRuaMissing));
     }
     record
 }
 
-fn destination_problem(uri: &str) -> Option<String> {
+fn destination_problem(uri: &str) -> Option<Problem> {
     if let Some(address) = uri.strip_prefix("mailto:") {
         let valid = address
             .split_once('@')
             .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
-        return (!valid).then(|| format!("{uri:?} is not a mailto: URI with an address"));
+        return (!valid).then(|| Problem::about(ProblemKey::RptMailtoInvalid, uri));
     }
     if let Some(rest) = uri.strip_prefix("https://") {
         return rest
             .split('/')
             .next()
             .is_none_or(str::is_empty)
-            .then(|| format!("{uri:?} is not an https: URI with a host"));
+            .then(|| Problem::about(ProblemKey::RptHttpsInvalid, uri));
     }
-    Some(format!(
-        "{uri:?} is neither a mailto: nor an https: URI (RFC 8460 §3)"
-    ))
+    Some(Problem::about(ProblemKey::RptSchemeInvalid, uri))
 }
 
 #[cfg(test)]

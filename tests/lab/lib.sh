@@ -557,10 +557,10 @@ lab_cert() { # name subject ca.cnf-extensions [startdate enddate]
 # DANE-TA and MTA-STS check the name, DANE-EE does not.
 DANE_MX_NAMES=(mx.valid.dane.test mx.mismatch.dane.test mx.ta.dane.test mx.rollover.dane.test
                mx.pkix.dane.test mx.malformed.dane.test mx.nodane.dane.test mx.bogus.test
-               mx.sigexpired.test mx.tlsa-unsigned.test mx.sts-missing.test)
+               mx.sigexpired.test mx.tlsa-unsigned.test mx.sts-missing.test mx.slow.dane.test)
 # The MTA-STS policy domains whose host has a good certificate (docs/lab.md).
 STS_DOMAINS=(sts-enforce.test sts-wildcard.test sts-missing.test sts-testing.test
-             sts-malformed.test sts-nopolicy.test)
+             sts-malformed.test sts-nopolicy.test slow.dane.test)
 dane_names() { local n; for n in "${DANE_MX_NAMES[@]}"; do printf 'DNS:%s,' "$n"; done | sed 's/,$//'; }
 sts_names() { local d; for d in "${STS_DOMAINS[@]}"; do printf 'DNS:mta-sts.%s,' "$d"; done | sed 's/,$//'; }
 
