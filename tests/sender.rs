@@ -315,3 +315,41 @@ fn dkim_selector_of_the_probe_needs_a_sender() {
         assert!(stderr.contains("--dkim-selector"), "{stderr}");
     }
 }
+
+#[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/isolated cargo test --features lab --test sender"
+)]
+fn record_problems_are_in_the_readers_language() {
+    support::lab::ensure_running();
+    // dmarcbad.test publishes p=block; the JSON keeps the English words beside the key.
+    let (report, _) = sender(&["dmarcbad.test", "--ip", "127.0.3.1"]);
+    let record = &report["dmarc"]["record"];
+    assert_eq!(record["problem_key"]["key"], "dmarc-p-invalid", "{record}");
+    assert!(
+        record["problem"].as_str().unwrap().contains("is not none"),
+        "{record}"
+    );
+    for (lang, expected, english) in [
+        (
+            "ja",
+            "none・quarantine・reject のいずれでもありません",
+            "is not none",
+        ),
+        (
+            "fr",
+            "n'est ni none, ni quarantine, ni reject",
+            "is not none",
+        ),
+    ] {
+        let output = smtpdiag()
+            .args(["sender", "dmarcbad.test", "--ip", "127.0.3.1", "--no-dnsbl"])
+            .args(["--resolver", support::lab::RESOLVER, "--lang", lang])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert!(text.contains(expected), "{lang}: {text}");
+        assert!(!text.contains(english), "{lang}: {text}");
+    }
+}

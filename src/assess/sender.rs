@@ -7,6 +7,7 @@ use crate::dnsbl::{Blocklist, DnsblCheck};
 use crate::kb::{self, CauseRef, Evidence, EvidenceKind, FindingKind};
 use crate::policy::dkim::DkimKeyState;
 use crate::policy::dmarc::{Disposition, DmarcRecordState};
+use crate::policy::problem::{Problem, ProblemKey};
 use crate::policy::spf::{SpfRecordState, SpfVerdict};
 use crate::report::sender::{Requirement, Scope, SenderReport, Status};
 use crate::report::{Finding, Severity};
@@ -215,7 +216,12 @@ pub fn assess(
             );
             None
         }
-        DmarcRecordState::Malformed { at, text, problem } => {
+        DmarcRecordState::Malformed {
+            at,
+            text,
+            problem_key,
+            ..
+        } => {
             findings.push(
                 finding(
                     FindingKind::SenderDmarcMalformed,
@@ -225,7 +231,7 @@ pub fn assess(
                 )
                 .with("name", format!("_dmarc.{at}"))
                 .with("record", text)
-                .with("problem", problem)
+                .with_problems("problem", std::slice::from_ref(problem_key))
                 .about(dmarc_at(at)),
             );
             None
@@ -251,11 +257,11 @@ pub fn assess(
                         .about(&report.dmarc.domain),
                 );
             }
-            for problem in &policy.problems {
+            for problem in policy.problems.iter() {
                 findings.push(
                     Finding::new(FindingKind::SenderDmarcTagProblem, Severity::Warning)
                         .with("name", format!("_dmarc.{at}"))
-                        .with("problem", problem)
+                        .with_problems("problem", std::slice::from_ref(problem))
                         .about(dmarc_at(at)),
                 );
             }
@@ -310,15 +316,21 @@ pub fn assess(
                     Severity::Warning,
                     Some("dkim-failed"),
                 )
-                .with("problem", format!("{} TXT records", texts.len())),
+                .with_problems(
+                    "problem",
+                    &[Problem::about(
+                        ProblemKey::DkimSeveral,
+                        &texts.len().to_string(),
+                    )],
+                ),
             ),
-            DkimKeyState::Malformed { problem, .. } => findings.push(
+            DkimKeyState::Malformed { problem_key, .. } => findings.push(
                 base(
                     FindingKind::SenderDkimMalformed,
                     Severity::Warning,
                     Some("dkim-failed"),
                 )
-                .with("problem", problem),
+                .with_problems("problem", std::slice::from_ref(problem_key)),
             ),
             DkimKeyState::LookupFailed { .. } => incomplete = true,
             DkimKeyState::Found { key, .. } => {

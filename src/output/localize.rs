@@ -139,6 +139,9 @@ pub fn finding_text(finding: &Finding, lang: Lang) -> FindingText {
                 .unwrap_or_default();
             let sentence = kb::fill(kb::ui(lang).policy_problem_sentence, &[("problem", &words)]);
             set("detail", sentence);
+        } else if finding.params.contains_key("problem") {
+            // The sender's findings name one problem each.
+            set("problem", words);
         } else {
             set("problems", words);
         }

@@ -8,7 +8,9 @@ use x509_parser::prelude::FromDer;
 use x509_parser::public_key::{PublicKey, RSAPublicKey};
 use x509_parser::x509::SubjectPublicKeyInfo;
 
+use super::problem::{Problem, ProblemKey, Problems};
 use crate::dns::{Dns, Lookup, Outcome, QueryType, Rdata};
+use crate::kb::Lang;
 
 /// A parsed key record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -28,7 +30,8 @@ pub struct DkimKey {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hashes: Vec<String>,
     /// Tags with values a verifier ignores or refuses.
-    pub problems: Vec<String>,
+    #[serde(flatten)]
+    pub problems: Problems,
 }
 
 /// What a selector has.
@@ -40,7 +43,12 @@ pub enum DkimKeyState {
     /// A key record that parses.
     Found { text: String, key: DkimKey },
     /// A record that is not a usable key (bad tags, bad base64, not a key).
-    Malformed { text: String, problem: String },
+    Malformed {
+        text: String,
+        /// In English; `problem_key` is the same in no language.
+        problem: String,
+        problem_key: Problem,
+    },
     /// Several records: verifiers cannot tell which one (§3.6.2.2).
     Several { texts: Vec<String> },
     /// The query failed: nothing known.
@@ -58,29 +66,29 @@ pub struct DkimSelector {
 }
 
 /// Parses a key record (§3.6.1).
-pub fn parse(text: &str) -> Result<DkimKey, String> {
+pub fn parse(text: &str) -> Result<DkimKey, Problem> {
     let mut key_type = "rsa".to_string();
     let mut p = None;
     let mut testing = false;
     let mut strict = false;
     let mut hashes = Vec::new();
-    let mut problems = Vec::new();
+    let mut problems = Problems::default();
     for (index, tag) in text.split(';').enumerate() {
         let tag = tag.trim();
         if tag.is_empty() {
             continue;
         }
         let Some((name, value)) = tag.split_once('=') else {
-            return Err(format!("{tag:?} is not a tag=value pair"));
+            return Err(Problem::about(ProblemKey::NotNameValue, tag));
         };
         let value: String = value.split_whitespace().collect();
         match name.trim() {
             "v" if index == 0 => {
                 if value != "DKIM1" {
-                    return Err(format!("v={value}: only DKIM1 exists"));
+                    return Err(Problem::about(ProblemKey::DkimVersionInvalid, &value));
                 }
             }
-            "v" => return Err("v= must be the first tag".into()),
+            "v" => return Err(Problem::new(ProblemKey::DkimVersionNotFirst)),
             "k" => key_type = value.to_ascii_lowercase(),
             "p" => p = Some(value),
             "t" => {
@@ -88,17 +96,17 @@ pub fn parse(text: &str) -> Result<DkimKey, String> {
                     match flag {
                         "y" => testing = true,
                         "s" => strict = true,
-                        other => problems.push(format!("unknown flag t={other}")),
+                        other => problems.push(Problem::about(ProblemKey::DkimFlagUnknown, other)),
                     }
                 }
             }
             "h" => hashes = value.split(':').map(str::to_string).collect(),
             "n" | "s" | "g" => {}
-            other => problems.push(format!("unknown tag {other}")),
+            other => problems.push(Problem::about(ProblemKey::UnknownTag, other)),
         }
     }
     let Some(p) = p else {
-        return Err("no p= tag: there is no key".into());
+        return Err(Problem::new(ProblemKey::DkimKeyMissing));
     };
     if p.is_empty() {
         return Ok(DkimKey {
@@ -113,15 +121,20 @@ pub fn parse(text: &str) -> Result<DkimKey, String> {
     }
     let der = base64::engine::general_purpose::STANDARD
         .decode(p.as_bytes())
-        .map_err(|e| format!("p= is not base64: {e}"))?;
+        .map_err(|e| Problem::about(ProblemKey::DkimKeyNotBase64, &e.to_string()))?;
     let bits = match key_type.as_str() {
         "rsa" => rsa_bits(&der)?,
         "ed25519" if der.len() == 32 => 256,
-        "ed25519" => return Err(format!("an Ed25519 key is 32 bytes, not {}", der.len())),
-        other => return Err(format!("k={other}: no verifier knows this key type")),
+        "ed25519" => {
+            return Err(Problem::about(
+                ProblemKey::DkimEd25519Length,
+                &der.len().to_string(),
+            ));
+        }
+        other => return Err(Problem::about(ProblemKey::DkimKeyTypeUnknown, other)),
     };
     if hashes.iter().any(|h| h == "sha1") && !hashes.iter().any(|h| h == "sha256") {
-        problems.push("h=sha1 only: verifiers refuse SHA-1 signatures (RFC 8301)".into());
+        problems.push(Problem::new(ProblemKey::DkimSha1Only));
     }
     Ok(DkimKey {
         key_type,
@@ -136,17 +149,17 @@ pub fn parse(text: &str) -> Result<DkimKey, String> {
 
 /// The size of an RSA key given as a `SubjectPublicKeyInfo` (what §3.6.1 asks for) or as a
 /// bare `RSAPublicKey` (what some signers publish).
-fn rsa_bits(der: &[u8]) -> Result<usize, String> {
+fn rsa_bits(der: &[u8]) -> Result<usize, Problem> {
     if let Ok((_, spki)) = SubjectPublicKeyInfo::from_der(der) {
         return match spki.parsed() {
             Ok(PublicKey::RSA(rsa)) => Ok(rsa.key_size()),
-            Ok(_) => Err("p= holds a key that is not RSA".into()),
-            Err(e) => Err(format!("p= is not a usable RSA key: {e}")),
+            Ok(_) => Err(Problem::new(ProblemKey::DkimKeyNotRsa)),
+            Err(e) => Err(Problem::about(ProblemKey::DkimRsaUnusable, &e.to_string())),
         };
     }
     RSAPublicKey::from_der(der)
         .map(|(_, rsa)| rsa.key_size())
-        .map_err(|_| "p= is not an RSA public key".to_string())
+        .map_err(|e| Problem::about(ProblemKey::DkimRsaUnusable, &e.to_string()))
 }
 
 fn state(lookup: &Lookup) -> DkimKeyState {
@@ -168,7 +181,8 @@ fn state(lookup: &Lookup) -> DkimKeyState {
                     },
                     Err(problem) => DkimKeyState::Malformed {
                         text: text.clone(),
-                        problem,
+                        problem: problem.text(Lang::En),
+                        problem_key: problem,
                     },
                 },
                 _ => DkimKeyState::Several { texts },
@@ -233,9 +247,15 @@ mod tests {
 
     #[test]
     fn broken_records_say_why() {
-        assert!(parse("v=DKIM1; k=rsa").unwrap_err().contains("no p="));
-        assert!(parse("v=DKIM2; p=AAAA").unwrap_err().contains("DKIM1"));
-        assert!(parse("v=DKIM1; p=!!!").unwrap_err().contains("base64"));
-        assert!(parse("k=rsa; v=DKIM1; p=").unwrap_err().contains("first"));
+        let why = |text: &str| parse(text).unwrap_err();
+        assert_eq!(why("v=DKIM1; k=rsa").key, ProblemKey::DkimKeyMissing);
+        assert_eq!(why("v=DKIM2; p=AAAA").key, ProblemKey::DkimVersionInvalid);
+        assert_eq!(why("v=DKIM1; p=!!!").key, ProblemKey::DkimKeyNotBase64);
+        assert_eq!(
+            why("k=rsa; v=DKIM1; p=").key,
+            ProblemKey::DkimVersionNotFirst
+        );
+        assert!(why("v=DKIM1; k=rsa").text(Lang::En).contains("no p="));
+        assert!(why("v=DKIM1; p=!!!").text(Lang::En).contains("base64"));
     }
 }

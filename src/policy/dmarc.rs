@@ -4,7 +4,9 @@
 use futures_util::future::join_all;
 use serde::Serialize;
 
+use super::problem::{Problem, ProblemKey, Problems};
 use crate::dns::{Dns, Lookup, Outcome, QueryType, Rdata};
+use crate::kb::Lang;
 
 /// What a receiver does with mail that fails DMARC (`p=`, `sp=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -79,7 +81,8 @@ pub struct DmarcPolicy {
     /// from the organisational domain and has one, `p` otherwise.
     pub applied: Disposition,
     /// Tags with invalid values or unknown tags: receivers ignore them (§6.3).
-    pub problems: Vec<String>,
+    #[serde(flatten)]
+    pub problems: Problems,
 }
 
 /// What was found.
@@ -100,7 +103,9 @@ pub enum DmarcRecordState {
     Malformed {
         at: String,
         text: String,
+        /// In English; `problem_key` is the same in no language.
         problem: String,
+        problem_key: Problem,
     },
     /// The query failed: nothing known.
     LookupFailed { at: String, outcome: String },
@@ -135,7 +140,7 @@ fn is_dmarc_record(text: &str) -> bool {
 }
 
 /// Parses a record that starts with `v=DMARC1`. `inherited` tells whether `sp` applies.
-pub fn parse(text: &str, inherited: bool) -> Result<DmarcPolicy, String> {
+pub fn parse(text: &str, inherited: bool) -> Result<DmarcPolicy, Problem> {
     let mut p = None;
     let mut p_invalid = None;
     let mut sp = None;
@@ -144,14 +149,14 @@ pub fn parse(text: &str, inherited: bool) -> Result<DmarcPolicy, String> {
     let mut aspf = Alignment::Relaxed;
     let mut rua = Vec::new();
     let mut ruf = Vec::new();
-    let mut problems = Vec::new();
+    let mut problems = Problems::default();
     for (index, tag) in text.split(';').enumerate() {
         let tag = tag.trim();
         if tag.is_empty() {
             continue;
         }
         let Some((name, value)) = tag.split_once('=') else {
-            problems.push(format!("{tag:?} is not a tag=value pair"));
+            problems.push(Problem::about(ProblemKey::NotNameValue, tag));
             continue;
         };
         let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
@@ -161,21 +166,24 @@ pub fn parse(text: &str, inherited: bool) -> Result<DmarcPolicy, String> {
                 Some(d) => p = Some(d),
                 None => p_invalid = Some(value.to_string()),
             },
-            "p" => return Err("p= must come right after v=DMARC1".into()),
+            "p" => return Err(Problem::new(ProblemKey::DmarcPNotSecond)),
             "sp" => match Disposition::parse(value) {
                 Some(d) => sp = Some(d),
-                None => problems.push(format!("sp={value} is not none, quarantine or reject")),
+                None => problems.push(Problem::about(ProblemKey::DmarcSpInvalid, value)),
             },
             "pct" => match value.parse::<u8>() {
                 Ok(n) if n <= 100 => pct = n,
-                _ => problems.push(format!("pct={value} is not a number from 0 to 100")),
+                _ => problems.push(Problem::about(ProblemKey::DmarcPctInvalid, value)),
             },
             "adkim" | "aspf" => {
                 let mode = match value.to_ascii_lowercase().as_str() {
                     "r" => Alignment::Relaxed,
                     "s" => Alignment::Strict,
                     _ => {
-                        problems.push(format!("{name}={value} is neither r nor s"));
+                        problems.push(Problem::about(
+                            ProblemKey::DmarcAlignmentInvalid,
+                            &format!("{name}={value}"),
+                        ));
                         continue;
                     }
                 };
@@ -188,7 +196,7 @@ pub fn parse(text: &str, inherited: bool) -> Result<DmarcPolicy, String> {
             "rua" => rua = uris(value),
             "ruf" => ruf = uris(value),
             "fo" | "rf" | "ri" | "np" | "psd" | "t" => {}
-            other => problems.push(format!("unknown tag {other}")),
+            other => problems.push(Problem::about(ProblemKey::UnknownTag, other)),
         }
     }
     let p = match (p, p_invalid) {
@@ -196,13 +204,13 @@ pub fn parse(text: &str, inherited: bool) -> Result<DmarcPolicy, String> {
         // §6.6.3: without a valid p, a record with a valid rua is read as p=none.
         (None, invalid) if rua.iter().any(|u| mailto_domain(u).is_some()) => {
             problems.push(match invalid {
-                Some(v) => format!("p={v} is not none, quarantine or reject: read as p=none"),
-                None => "no p= tag: read as p=none".into(),
+                Some(v) => Problem::about(ProblemKey::DmarcPInvalidReadAsNone, &v),
+                None => Problem::new(ProblemKey::DmarcPMissingReadAsNone),
             });
             Disposition::None
         }
-        (None, Some(v)) => return Err(format!("p={v} is not none, quarantine or reject")),
-        (None, None) => return Err("no p= tag".into()),
+        (None, Some(v)) => return Err(Problem::about(ProblemKey::DmarcPInvalid, &v)),
+        (None, None) => return Err(Problem::new(ProblemKey::DmarcPMissing)),
     };
     let applied = if inherited { sp.unwrap_or(p) } else { p };
     Ok(DmarcPolicy {
@@ -309,7 +317,8 @@ pub async fn check(dns: &impl Dns, domain: &str) -> DmarcCheck {
                 Err(problem) => DmarcRecordState::Malformed {
                     at: at.clone(),
                     text: text.clone(),
-                    problem,
+                    problem: problem.text(Lang::En),
+                    problem_key: problem,
                 },
             },
             _ => DmarcRecordState::Several {

@@ -1,4 +1,4 @@
-//! What is wrong with an MTA-STS record or policy or a TLS-RPT record, in no language: a
+//! What is wrong with a policy record (MTA-STS, TLS-RPT, DMARC, a DKIM key), in no language: a
 //! key and the piece of the record it is about. The words are the knowledge base's
 //! (`policy_problem_*` in `kb/<lang>/ui.toml`), chosen when a report is rendered; JSON
 //! keeps the English sentences it always had (`problems`) beside the keys (`problem_keys`).
@@ -47,6 +47,45 @@ pub enum ProblemKey {
     RptSchemeInvalid,
     /// Several TLS-RPT records (`value`: how many).
     RptSeveral,
+    /// A tag no version of the record defines (`value`: its name).
+    UnknownTag,
+    /// DMARC's `p` is not the tag right after `v=DMARC1` (RFC 7489 §6.3).
+    DmarcPNotSecond,
+    /// DMARC's `p` is not none, quarantine or reject (`value`: the value).
+    DmarcPInvalid,
+    /// The same, but a valid `rua` makes the record read as `p=none` (§6.6.3).
+    DmarcPInvalidReadAsNone,
+    DmarcPMissing,
+    /// No `p`, but a valid `rua` makes the record read as `p=none` (§6.6.3).
+    DmarcPMissingReadAsNone,
+    /// `sp` is not none, quarantine or reject (`value`: the value).
+    DmarcSpInvalid,
+    /// `pct` is not 0 to 100 (`value`: the value).
+    DmarcPctInvalid,
+    /// `adkim` or `aspf` is neither r nor s (`value`: the tag as written).
+    DmarcAlignmentInvalid,
+    /// A DKIM key's `v=` is not DKIM1 (`value`: the value).
+    DkimVersionInvalid,
+    /// A DKIM key's `v=` is not its first tag.
+    DkimVersionNotFirst,
+    /// A `t=` flag other than y and s (`value`: the flag).
+    DkimFlagUnknown,
+    /// No `p=`: there is no key.
+    DkimKeyMissing,
+    /// `p=` is not base64 (`value`: the decoder's words).
+    DkimKeyNotBase64,
+    /// An Ed25519 key that is not 32 bytes (`value`: its length).
+    DkimEd25519Length,
+    /// A `k=` no verifier knows (`value`: the type).
+    DkimKeyTypeUnknown,
+    /// `h=sha1` alone: verifiers refuse SHA-1 signatures (RFC 8301).
+    DkimSha1Only,
+    /// `p=` holds a key of another algorithm than RSA.
+    DkimKeyNotRsa,
+    /// `p=` is no RSA key the DER reader can use (`value`: its words).
+    DkimRsaUnusable,
+    /// Several TXT records at a selector (`value`: how many).
+    DkimSeveral,
 }
 
 /// One problem: its key and what it is about (quoted as the parser read it, control
@@ -102,6 +141,26 @@ impl Problem {
             ProblemKey::RptHttpsInvalid => ui.policy_problem_rpt_https_invalid,
             ProblemKey::RptSchemeInvalid => ui.policy_problem_rpt_scheme_invalid,
             ProblemKey::RptSeveral => ui.policy_problem_rpt_several,
+            ProblemKey::UnknownTag => ui.policy_problem_unknown_tag,
+            ProblemKey::DmarcPNotSecond => ui.policy_problem_dmarc_p_not_second,
+            ProblemKey::DmarcPInvalid => ui.policy_problem_dmarc_p_invalid,
+            ProblemKey::DmarcPInvalidReadAsNone => ui.policy_problem_dmarc_p_invalid_read_as_none,
+            ProblemKey::DmarcPMissing => ui.policy_problem_dmarc_p_missing,
+            ProblemKey::DmarcPMissingReadAsNone => ui.policy_problem_dmarc_p_missing_read_as_none,
+            ProblemKey::DmarcSpInvalid => ui.policy_problem_dmarc_sp_invalid,
+            ProblemKey::DmarcPctInvalid => ui.policy_problem_dmarc_pct_invalid,
+            ProblemKey::DmarcAlignmentInvalid => ui.policy_problem_dmarc_alignment_invalid,
+            ProblemKey::DkimVersionInvalid => ui.policy_problem_dkim_version_invalid,
+            ProblemKey::DkimVersionNotFirst => ui.policy_problem_dkim_version_not_first,
+            ProblemKey::DkimFlagUnknown => ui.policy_problem_dkim_flag_unknown,
+            ProblemKey::DkimKeyMissing => ui.policy_problem_dkim_key_missing,
+            ProblemKey::DkimKeyNotBase64 => ui.policy_problem_dkim_key_not_base64,
+            ProblemKey::DkimEd25519Length => ui.policy_problem_dkim_ed25519_length,
+            ProblemKey::DkimKeyTypeUnknown => ui.policy_problem_dkim_key_type_unknown,
+            ProblemKey::DkimSha1Only => ui.policy_problem_dkim_sha1_only,
+            ProblemKey::DkimKeyNotRsa => ui.policy_problem_dkim_key_not_rsa,
+            ProblemKey::DkimRsaUnusable => ui.policy_problem_dkim_rsa_unusable,
+            ProblemKey::DkimSeveral => ui.policy_problem_dkim_several,
         };
         kb::fill(
             template,
@@ -203,6 +262,26 @@ mod tests {
             ProblemKey::RptHttpsInvalid,
             ProblemKey::RptSchemeInvalid,
             ProblemKey::RptSeveral,
+            ProblemKey::UnknownTag,
+            ProblemKey::DmarcPNotSecond,
+            ProblemKey::DmarcPInvalid,
+            ProblemKey::DmarcPInvalidReadAsNone,
+            ProblemKey::DmarcPMissing,
+            ProblemKey::DmarcPMissingReadAsNone,
+            ProblemKey::DmarcSpInvalid,
+            ProblemKey::DmarcPctInvalid,
+            ProblemKey::DmarcAlignmentInvalid,
+            ProblemKey::DkimVersionInvalid,
+            ProblemKey::DkimVersionNotFirst,
+            ProblemKey::DkimFlagUnknown,
+            ProblemKey::DkimKeyMissing,
+            ProblemKey::DkimKeyNotBase64,
+            ProblemKey::DkimEd25519Length,
+            ProblemKey::DkimKeyTypeUnknown,
+            ProblemKey::DkimSha1Only,
+            ProblemKey::DkimKeyNotRsa,
+            ProblemKey::DkimRsaUnusable,
+            ProblemKey::DkimSeveral,
         ];
         for lang in [Lang::En, Lang::Ja, Lang::Fr] {
             for key in keys {
