@@ -68,10 +68,12 @@ pub async fn probe(
         let policy = transport::domain_policy(dns, &domain.ascii, client, HTTPS_PORT, limit);
         tokio::time::timeout_at(deadline, policy).await.ok()
     };
-    // Boxed: the two halves are large futures, and a probe is awaited inside batches.
-    let (domain_policy, facts) = tokio::join!(
-        Box::pin(domain_policy),
-        Box::pin(exchanger_facts(dns, domain, rcpts, settings, deadline))
+    // Boxed: the two halves are large futures, and a probe is awaited inside batches. The
+    // exchangers' half is polled first, so that the MX query, the first step of the
+    // critical path, leaves before the policy's queries.
+    let (facts, domain_policy) = tokio::join!(
+        Box::pin(exchanger_facts(dns, domain, rcpts, settings, deadline)),
+        Box::pin(domain_policy)
     );
     let Facts {
         resolution,
