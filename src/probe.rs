@@ -1,8 +1,12 @@
-//! The probe of one domain: DNS (MX, addresses), then reverse DNS, blocklists and the SMTP
-//! dialogue at the same time, all under one deadline; then the findings and the verdict.
+//! The probe of one domain: the MX lookup, then the SMTP dialogue with the first exchanger
+//! as soon as its own addresses are known; reverse DNS, blocklists and TLSA records once
+//! every exchanger's addresses are, beside the dialogue; all under one deadline; then the
+//! findings and the verdict.
 
 use std::net::IpAddr;
 use std::time::Duration;
+
+use futures_util::future::join_all;
 
 use tokio::time::Instant;
 
@@ -64,10 +68,12 @@ pub async fn probe(
         let policy = transport::domain_policy(dns, &domain.ascii, client, HTTPS_PORT, limit);
         tokio::time::timeout_at(deadline, policy).await.ok()
     };
-    // Boxed: the two halves are large futures, and a probe is awaited inside batches.
-    let (domain_policy, facts) = tokio::join!(
-        Box::pin(domain_policy),
-        Box::pin(exchanger_facts(dns, domain, rcpts, settings, deadline))
+    // Boxed: the two halves are large futures, and a probe is awaited inside batches. The
+    // exchangers' half is polled first, so that the MX query, the first step of the
+    // critical path, leaves before the policy's queries.
+    let (facts, domain_policy) = tokio::join!(
+        Box::pin(exchanger_facts(dns, domain, rcpts, settings, deadline)),
+        Box::pin(domain_policy)
     );
     let Facts {
         resolution,
@@ -131,8 +137,8 @@ pub async fn probe(
     report
 }
 
-/// What the exchangers of a domain showed: MX and addresses first, then reverse DNS,
-/// blocklists, TLSA records and the SMTP dialogue at once.
+/// What the exchangers of a domain showed: MX and addresses, the SMTP dialogue from the
+/// first exchanger's addresses on, and reverse DNS, blocklists and TLSA records.
 struct Facts {
     resolution: MxResolution,
     checked: Vec<(IpAddr, Checked)>,
@@ -151,77 +157,67 @@ async fn exchanger_facts(
     settings: &ProbeSettings,
     deadline: Instant,
 ) -> Facts {
-    let (resolution, mx_time) = timed(async {
-        tokio::time::timeout_at(deadline, mx::resolve(dns, domain))
-            .await
-            .unwrap_or_else(|_| MxResolution {
-                timed_out: true,
-                ..MxResolution::default()
-            })
-    })
-    .await;
-
-    let mut checked: Vec<(IpAddr, Checked)> = settings
-        .check_ips
-        .iter()
-        .map(|ip| (*ip, Checked::Sender))
-        .collect();
-    for host in &resolution.hosts {
-        for address in &host.addresses {
-            if !checked.iter().any(|(a, _)| a == address) {
-                let host = host.host.clone();
-                checked.push((*address, Checked::Mx { host }));
-            }
-        }
-    }
-    let addresses: Vec<IpAddr> = checked.iter().map(|(a, _)| *a).collect();
-    let run_smtp = !settings.no_smtp && resolution.hosts.iter().any(|h| !h.addresses.is_empty());
+    let started = Instant::now();
     let mut smtp_settings = settings.smtp.clone();
     smtp_settings.rcpts = rcpts.to_vec();
-    let names: Vec<String> = resolution
-        .hosts
-        .iter()
-        .filter(|h| !h.addresses.is_empty())
-        .map(|h| h.host.clone())
-        .collect();
-
-    // Everything that needs only the addresses runs at once.
-    let (reverse, blocklists, sessions, tlsa) = tokio::join!(
-        timed(async {
-            tokio::time::timeout_at(deadline, mx::reverse_dns(dns, &resolution.hosts))
-                .await
-                .unwrap_or_default()
-        }),
-        timed(async {
-            if settings.blocklists.is_empty() || addresses.is_empty() {
-                return DnsblCheck::default();
-            }
-            let check = dnsbl::check(dns, &addresses, &settings.blocklists);
-            tokio::time::timeout_at(deadline, check)
-                .await
-                .unwrap_or_default()
-        }),
-        timed(async {
-            if run_smtp {
-                smtp::probe_hosts(&resolution.hosts, &smtp_settings, deadline).await
-            } else {
-                Vec::new()
-            }
-        }),
-        async {
-            if !settings.transport_policy {
-                return (Vec::new(), Vec::new());
-            }
-            let tlsa = transport::host_tlsa(dns, &names, settings.smtp.port);
-            tokio::time::timeout_at(deadline, tlsa)
-                .await
-                .unwrap_or_default()
-        },
+    // The SMTP walk gets each exchanger through a channel of its own as soon as that
+    // exchanger's addresses are known: the dialogue with the first exchanger never waits
+    // for a slow or failing lookup of a backup. It learns the exchangers (their
+    // preferences, for the MTA order) once the MX answer is in.
+    let (walk_sender, walk_receiver) = tokio::sync::oneshot::channel();
+    let resolve = async {
+        let (mut resolution, exchanges) = mx::query(dns, domain).await;
+        let (senders, pending): (Vec<_>, Vec<_>) = exchanges
+            .iter()
+            .map(|exchange| {
+                let (sender, receiver) = tokio::sync::oneshot::channel();
+                (sender, (exchange.preference, receiver))
+            })
+            .unzip();
+        let _ = walk_sender.send(pending);
+        let resolved = join_all(exchanges.iter().zip(senders).map(
+            |(exchange, sender)| async move {
+                let resolved = mx::resolve_exchange(dns, exchange).await;
+                let _ = sender.send(resolved.host.clone());
+                resolved
+            },
+        ))
+        .await;
+        mx::add_exchanges(&mut resolution, resolved);
+        resolution
+    };
+    let smtp_walk = async {
+        // Dropped unanswered when the MX lookup ran out of time: nothing to talk to.
+        let Ok(pending) = walk_receiver.await else {
+            return (Vec::new(), Duration::ZERO);
+        };
+        if settings.no_smtp {
+            return (Vec::new(), Duration::ZERO);
+        }
+        smtp::probe_as_resolved(pending, &smtp_settings, deadline).await
+    };
+    let (after_mx, (sessions, smtp_time)) = tokio::join!(
+        after_resolution(dns, settings, deadline, started, resolve),
+        smtp_walk
     );
-    let ((reverse_dns, reverse_lookups), reverse_time) = reverse;
-    let (check, dnsbl_time) = blocklists;
-    let (sessions, smtp_time) = sessions;
-    let mut resolution = resolution;
+    let AfterResolution {
+        mut resolution,
+        checked,
+        check,
+        tlsa,
+        reverse: (reverse_dns, reverse_lookups),
+        mx_time,
+        reverse_time,
+        dnsbl_time,
+    } = after_mx;
+    // As when the MX lookup itself ran out of time: a resolution cut short says nothing,
+    // and a dialogue begun before the cut is not reported without it.
+    let sessions = if resolution.timed_out {
+        Vec::new()
+    } else {
+        sessions
+    };
+    let run_smtp = !settings.no_smtp && resolution.hosts.iter().any(|h| !h.addresses.is_empty());
     for (host, reverse) in resolution.hosts.iter_mut().zip(reverse_dns) {
         host.reverse_dns = reverse;
     }
@@ -239,6 +235,93 @@ async fn exchanger_facts(
             dnsbl: dnsbl_time,
             smtp: smtp_time,
         },
+    }
+}
+
+/// The MX resolution and what needs every exchanger's addresses: reverse DNS, blocklists
+/// and TLSA records, all at once.
+struct AfterResolution {
+    resolution: MxResolution,
+    checked: Vec<(IpAddr, Checked)>,
+    check: DnsblCheck,
+    tlsa: (Vec<HostTlsa>, Vec<crate::dns::Lookup>),
+    reverse: (Vec<Vec<mx::ReverseDns>>, Vec<crate::dns::Lookup>),
+    mx_time: Duration,
+    reverse_time: Duration,
+    dnsbl_time: Duration,
+}
+
+async fn after_resolution(
+    dns: &impl Dns,
+    settings: &ProbeSettings,
+    deadline: Instant,
+    started: Instant,
+    resolve: impl Future<Output = MxResolution>,
+) -> AfterResolution {
+    let resolution = tokio::time::timeout_at(deadline, resolve)
+        .await
+        .unwrap_or_else(|_| MxResolution {
+            timed_out: true,
+            ..MxResolution::default()
+        });
+    let mx_time = started.elapsed();
+
+    let mut checked: Vec<(IpAddr, Checked)> = settings
+        .check_ips
+        .iter()
+        .map(|ip| (*ip, Checked::Sender))
+        .collect();
+    for host in &resolution.hosts {
+        for address in &host.addresses {
+            if !checked.iter().any(|(a, _)| a == address) {
+                let host = host.host.clone();
+                checked.push((*address, Checked::Mx { host }));
+            }
+        }
+    }
+    let addresses: Vec<IpAddr> = checked.iter().map(|(a, _)| *a).collect();
+    let names: Vec<String> = resolution
+        .hosts
+        .iter()
+        .filter(|h| !h.addresses.is_empty())
+        .map(|h| h.host.clone())
+        .collect();
+
+    // Everything that needs only the addresses runs at once, beside the dialogue.
+    let ((reverse, reverse_time), (check, dnsbl_time), tlsa) = tokio::join!(
+        timed(async {
+            tokio::time::timeout_at(deadline, mx::reverse_dns(dns, &resolution.hosts))
+                .await
+                .unwrap_or_default()
+        }),
+        timed(async {
+            if settings.blocklists.is_empty() || addresses.is_empty() {
+                return DnsblCheck::default();
+            }
+            let check = dnsbl::check(dns, &addresses, &settings.blocklists);
+            tokio::time::timeout_at(deadline, check)
+                .await
+                .unwrap_or_default()
+        }),
+        async {
+            if !settings.transport_policy {
+                return (Vec::new(), Vec::new());
+            }
+            let tlsa = transport::host_tlsa(dns, &names, settings.smtp.port);
+            tokio::time::timeout_at(deadline, tlsa)
+                .await
+                .unwrap_or_default()
+        },
+    );
+    AfterResolution {
+        resolution,
+        checked,
+        check,
+        tlsa,
+        reverse,
+        mx_time,
+        reverse_time,
+        dnsbl_time,
     }
 }
 

@@ -331,6 +331,68 @@ async fn the_schema_holds_the_contract_fields() {
     assert!(std::panic::catch_unwind(|| support::schema::check_report(&broken)).is_err());
 }
 
+/// Holds the backup exchanger's address lookups until the server has heard from the probe:
+/// a probe that waited for every exchanger's addresses before its first dialogue would
+/// never get them, and would end at its deadline without a session.
+struct HeldBackup<'a> {
+    dns: FakeDns,
+    server: &'a FaultServer,
+}
+
+impl smtpdiag::dns::Dns for HeldBackup<'_> {
+    async fn query(&self, name: &str, query_type: QueryType) -> smtpdiag::dns::Lookup {
+        if name.trim_end_matches('.') == "backup.fault.test" {
+            while self.server.commands().is_empty() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        self.dns.query(name, query_type).await
+    }
+}
+
+#[tokio::test]
+async fn the_first_exchanger_is_probed_while_the_backup_is_still_looked_up() {
+    let server = FaultServer::start(Fault::Healthy);
+    let backup_address = Outcome::Answer {
+        records: vec![Rdata::A(Ipv4Addr::LOCALHOST)],
+    };
+    let dns = HeldBackup {
+        dns: FakeDns::single_mx(DOMAIN)
+            .answer(
+                DOMAIN,
+                QueryType::Mx,
+                Outcome::Answer {
+                    records: vec![
+                        Rdata::Mx {
+                            preference: 10,
+                            exchange: "mx.fault.test".into(),
+                        },
+                        Rdata::Mx {
+                            preference: 20,
+                            exchange: "backup.fault.test".into(),
+                        },
+                    ],
+                },
+            )
+            .answer("backup.fault.test", QueryType::A, backup_address)
+            .answer("backup.fault.test", QueryType::Aaaa, Outcome::NoData),
+        server: &server,
+    };
+    let domain = DomainName::parse(DOMAIN).unwrap();
+    let report = probe::probe(&dns, &domain, &[], &settings(server.addr.port())).await;
+    assert_eq!(report.verdict, Verdict::Ok, "{:?}", kinds(&report));
+    assert_eq!(report.sessions.len(), 1);
+    assert_eq!(report.sessions[0].host, "mx.fault.test");
+    assert_eq!(report.sessions[0].outcome, SessionOutcome::Completed);
+    // The backup's lookups finished after the dialogue began and are in the report.
+    let hosts: Vec<&str> = report.mx.iter().map(|h| h.host.as_str()).collect();
+    assert_eq!(hosts, ["mx.fault.test", "backup.fault.test"]);
+    assert_eq!(
+        report.mx[1].addresses,
+        [std::net::IpAddr::from(Ipv4Addr::LOCALHOST)]
+    );
+}
+
 #[tokio::test]
 async fn mx_answered_but_addresses_timed_out_is_not_a_verdict() {
     let dns = FakeDns::single_mx(DOMAIN)

@@ -103,8 +103,38 @@ impl MxResolution {
     }
 }
 
+/// An exchange named by the MX answer, before its addresses are known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    pub preference: u16,
+    /// The exchange name, A-labels, no final dot.
+    pub host: String,
+    /// The domain itself, used because it has no MX record (RFC 5321 §5.1).
+    pub implicit: bool,
+}
+
+/// What the address lookups of one exchange found.
+#[derive(Debug, Clone)]
+pub struct ResolvedExchange {
+    pub host: MxHost,
+    pub facts: ExchangeFacts,
+    pub lookups: Vec<Lookup>,
+}
+
 /// Looks up the MX records of a domain and the addresses of every exchange.
 pub async fn resolve(dns: &impl Dns, domain: &DomainName) -> MxResolution {
+    let (mut resolution, exchanges) = query(dns, domain).await;
+    let resolved = join_all(exchanges.iter().map(|e| resolve_exchange(dns, e))).await;
+    add_exchanges(&mut resolution, resolved);
+    resolution
+}
+
+/// The MX query alone: the resolution so far, and the exchanges whose addresses are still
+/// to be looked up, in preference order (the domain itself when it has no MX record; none
+/// when the answer ends the matter: NXDOMAIN, a failure, the null MX alone). Separate from
+/// the address lookups so that a caller can start on one exchange while the others are
+/// still being looked up.
+pub async fn query(dns: &impl Dns, domain: &DomainName) -> (MxResolution, Vec<Exchange>) {
     let mut result = MxResolution::default();
     let name = domain.ascii.as_str();
     // With the DNSSEC OK bit: whether the answer is signed decides whether DANE applies.
@@ -127,25 +157,24 @@ pub async fn resolve(dns: &impl Dns, domain: &DomainName) -> MxResolution {
         Outcome::NoData => {
             result.answer = MxAnswer::NoRecords;
             result.implicit_mx = true;
-            let (host, facts, lookups) = resolve_exchange(dns, 0, name).await;
-            result.lookups.extend(lookups);
-            let mut host = host;
-            host.implicit = true;
-            result.hosts.push(host);
-            result.exchanges.push(facts);
-            return result;
+            let exchange = Exchange {
+                preference: 0,
+                host: name.to_string(),
+                implicit: true,
+            };
+            return (result, vec![exchange]);
         }
         Outcome::NxDomain => {
             result.answer = MxAnswer::NxDomain;
-            return result;
+            return (result, Vec::new());
         }
         Outcome::ServFail => {
             result.answer = MxAnswer::ServFail;
-            return result;
+            return (result, Vec::new());
         }
         _ => {
             result.answer = MxAnswer::ResolverFailure(result.lookups[0].clone());
-            return result;
+            return (result, Vec::new());
         }
     };
     exchanges.sort();
@@ -159,37 +188,51 @@ pub async fn resolve(dns: &impl Dns, domain: &DomainName) -> MxResolution {
     exchanges.retain(|(_, host)| !host.is_empty());
     result.null_mx = !result.null_preferences.is_empty();
     if result.null_mx && exchanges.is_empty() {
-        return result;
+        return (result, Vec::new());
     }
 
     // The same host at several preferences: keep its best preference.
-    let mut unique: Vec<(u16, String)> = Vec::new();
+    let mut unique: Vec<Exchange> = Vec::new();
     for (preference, host) in exchanges {
-        if unique.iter().any(|(_, h)| *h == host) {
+        if unique.iter().any(|e| e.host == host) {
             if !result.duplicate_hosts.contains(&host) {
                 result.duplicate_hosts.push(host);
             }
             continue;
         }
-        unique.push((preference, host));
+        unique.push(Exchange {
+            preference,
+            host,
+            implicit: false,
+        });
     }
     unique.truncate(super::MAX_EXCHANGES);
-
-    let resolved = join_all(
-        unique
-            .iter()
-            .map(|(preference, host)| resolve_exchange(dns, *preference, host)),
-    )
-    .await;
-    for (host, facts, lookups) in resolved {
-        result.lookups.extend(lookups);
-        result.hosts.push(host);
-        result.exchanges.push(facts);
-    }
-    result
+    (result, unique)
 }
 
-async fn resolve_exchange(
+/// Adds the exchanges' lookups, hosts and facts to the resolution, in the order given (the
+/// order of [`query`]'s exchanges).
+pub fn add_exchanges(result: &mut MxResolution, resolved: Vec<ResolvedExchange>) {
+    for exchange in resolved {
+        result.lookups.extend(exchange.lookups);
+        result.hosts.push(exchange.host);
+        result.exchanges.push(exchange.facts);
+    }
+}
+
+/// The addresses of one exchange: A and AAAA at once.
+pub async fn resolve_exchange(dns: &impl Dns, exchange: &Exchange) -> ResolvedExchange {
+    let (mut host, facts, lookups) =
+        lookup_addresses(dns, exchange.preference, &exchange.host).await;
+    host.implicit = exchange.implicit;
+    ResolvedExchange {
+        host,
+        facts,
+        lookups,
+    }
+}
+
+async fn lookup_addresses(
     dns: &impl Dns,
     preference: u16,
     name: &str,

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use session::{dialogue, probe_hosts};
+pub use session::{dialogue, probe_as_resolved, probe_hosts};
 pub use tls::{TlsInfo, TlsProblem, TrustAnchors};
 
 use crate::reply::Reply;

@@ -592,17 +592,6 @@ fn random_u64() -> u64 {
     hasher.finish()
 }
 
-/// The hosts in the order a sending MTA tries them: by preference, in random order among
-/// equal preferences (RFC 5321 §5.1).
-fn ordered(hosts: &[MxHost]) -> Vec<&MxHost> {
-    let mut keyed: Vec<(u16, u64, &MxHost)> = hosts
-        .iter()
-        .map(|h| (h.preference, random_u64(), h))
-        .collect();
-    keyed.sort_by_key(|(preference, shuffle, _)| (*preference, *shuffle));
-    keyed.into_iter().map(|(_, _, h)| h).collect()
-}
-
 /// Talks to the domain's mail exchangers in MTA order, every address of each, stopping at
 /// the first session that reaches the transaction unless `all_mx` is set. A failed TLS
 /// handshake is followed by a plain session with the same address.
@@ -611,12 +600,44 @@ pub async fn probe_hosts(
     settings: &SmtpSettings,
     deadline: Instant,
 ) -> Vec<Session> {
+    let pending = hosts
+        .iter()
+        .map(|host| {
+            let (sender, receiver) = tokio::sync::oneshot::channel();
+            let _ = sender.send(host.clone());
+            (host.preference, receiver)
+        })
+        .collect();
+    probe_as_resolved(pending, settings, deadline).await.0
+}
+
+/// [`probe_hosts`] over exchangers whose addresses may still be being looked up: each comes
+/// with its preference (known from the MX answer) and the receiving end of its lookup. The
+/// dialogue with an exchanger starts as soon as its own addresses are known, whatever the
+/// others' lookups are doing; an exchanger whose lookup was abandoned (the sender dropped)
+/// is passed over. Also returns the time from the first dialogue's start to the end.
+pub async fn probe_as_resolved(
+    pending: Vec<(u16, tokio::sync::oneshot::Receiver<MxHost>)>,
+    settings: &SmtpSettings,
+    deadline: Instant,
+) -> (Vec<Session>, Duration) {
+    // MTA order: by preference, in random order among equal preferences (RFC 5321 §5.1).
+    let mut ordered: Vec<(u16, u64, _)> = pending
+        .into_iter()
+        .map(|(preference, receiver)| (preference, random_u64(), receiver))
+        .collect();
+    ordered.sort_by_key(|(preference, shuffle, _)| (*preference, *shuffle));
     let mut sessions = Vec::new();
-    'hosts: for host in ordered(hosts) {
+    let mut started: Option<Instant> = None;
+    'hosts: for (_, _, receiver) in ordered {
+        let Ok(host) = receiver.await else {
+            continue;
+        };
         for address in &host.addresses {
             if Instant::now() >= deadline {
                 break 'hosts;
             }
+            started.get_or_insert_with(Instant::now);
             let mut session = dialogue(&host.host, *address, settings, deadline, true).await;
             if session.outcome == SessionOutcome::TlsFailed {
                 sessions.push(session);
@@ -632,5 +653,6 @@ pub async fn probe_hosts(
             }
         }
     }
-    sessions
+    let elapsed = started.map_or(Duration::ZERO, |started| started.elapsed());
+    (sessions, elapsed)
 }
