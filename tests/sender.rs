@@ -353,3 +353,52 @@ fn record_problems_are_in_the_readers_language() {
         assert!(!text.contains(english), "{lang}: {text}");
     }
 }
+
+#[test]
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs the lab: tests/lab/isolated cargo test --features lab --test sender"
+)]
+fn japanese_and_french_sender_reports_hold_no_english_words_of_ours() {
+    // Every sending case of the lab, each with addresses that pass, fail and lack a PTR.
+    const SENDERS: &[&str] = &[
+        "sender.test",
+        "softfail.sender.test",
+        "neutral.sender.test",
+        "include.sender.test",
+        "redirect.sender.test",
+        "toomany.sender.test",
+        "void.sender.test",
+        "news@macro.sender.test",
+        "malformed.sender.test",
+        "duplicate.sender.test",
+        "nodmarc.test",
+        "dmarcnone.test",
+        "quarantine.test",
+        "dmarcbad.test",
+        "dmarcext.test",
+    ];
+    support::lab::ensure_running();
+    let mut failures = Vec::new();
+    for who in SENDERS {
+        for lang in ["ja", "fr"] {
+            let output = smtpdiag()
+                .args(["sender", who, "--ip", "127.0.3.1", "--ip", "127.0.3.3"])
+                .args(["--ip", "127.0.3.200", "--helo", "mail.sender.test"])
+                .args(["--dkim-selector", "s1024", "--dkim-selector", "revoked"])
+                .args(["--dkim-selector", "testing", "--dkim-selector", "absent"])
+                .args(["--resolver", support::lab::RESOLVER, "--lang", lang])
+                .output()
+                .unwrap();
+            let text = String::from_utf8(output.stdout).unwrap();
+            assert!(text.contains("SPF"), "{who} {lang}: {text}");
+            // The selector names are the user's words.
+            let found =
+                support::english::english_words_in(&text, lang, "s1024 revoked testing absent");
+            if !found.is_empty() {
+                failures.push(format!("{who} --lang {lang}: {found:?}\n{text}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
