@@ -521,15 +521,25 @@ fn transcript_step(w: &mut Writer<'_>, step: &Step, lang: Lang) -> io::Result<()
     Ok(())
 }
 
-fn findings(w: &mut Writer<'_>, ui: &Ui, all: &[Finding], detail: Detail) -> io::Result<()> {
+/// Starts the findings section, when there are findings, and gives them worst first
+/// (also the sender report's).
+pub(super) fn findings_section<'a>(
+    w: &mut Writer<'_>,
+    ui: &Ui,
+    all: &'a [Finding],
+) -> io::Result<Vec<&'a Finding>> {
     if all.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     w.blank()?;
     w.line(&Role::Label.paint(ui.heading_findings).to_string())?;
     let mut sorted: Vec<&Finding> = all.iter().collect();
     sorted.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    for finding in sorted {
+    Ok(sorted)
+}
+
+fn findings(w: &mut Writer<'_>, ui: &Ui, all: &[Finding], detail: Detail) -> io::Result<()> {
+    for finding in findings_section(w, ui, all)? {
         let (label, role) = severity_label(ui, finding.severity);
         let codes = [
             finding.code.map(|c| c.to_string()),

@@ -300,14 +300,7 @@ pub fn text(out: &mut dyn Write, report: &SenderReport, style: TextStyle) -> io:
 }
 
 fn findings(w: &mut Writer<'_>, ui: &Ui, all: &[Finding]) -> io::Result<()> {
-    if all.is_empty() {
-        return Ok(());
-    }
-    w.blank()?;
-    w.line(&Role::Label.paint(ui.heading_findings).to_string())?;
-    let mut sorted: Vec<&Finding> = all.iter().collect();
-    sorted.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    for finding in sorted {
+    for finding in super::probe::findings_section(w, ui, all)? {
         let (label, role) = severity_label(ui, finding.severity);
         let cause = finding
             .cause

@@ -73,14 +73,8 @@ pub fn parse(text: &str) -> Result<DkimKey, Problem> {
     let mut strict = false;
     let mut hashes = Vec::new();
     let mut problems = Problems::default();
-    for (index, tag) in text.split(';').enumerate() {
-        let tag = tag.trim();
-        if tag.is_empty() {
-            continue;
-        }
-        let Some((name, value)) = tag.split_once('=') else {
-            return Err(Problem::about(ProblemKey::NotNameValue, tag));
-        };
+    for (index, tag) in super::tag_list(text) {
+        let (name, value) = tag.map_err(|field| Problem::about(ProblemKey::NotNameValue, field))?;
         let value: String = value.split_whitespace().collect();
         match name.trim() {
             "v" if index == 0 => {

@@ -150,14 +150,13 @@ pub fn parse(text: &str, inherited: bool) -> Result<DmarcPolicy, Problem> {
     let mut rua = Vec::new();
     let mut ruf = Vec::new();
     let mut problems = Problems::default();
-    for (index, tag) in text.split(';').enumerate() {
-        let tag = tag.trim();
-        if tag.is_empty() {
-            continue;
-        }
-        let Some((name, value)) = tag.split_once('=') else {
-            problems.push(Problem::about(ProblemKey::NotNameValue, tag));
-            continue;
+    for (index, tag) in super::tag_list(text) {
+        let (name, value) = match tag {
+            Ok(pair) => pair,
+            Err(field) => {
+                problems.push(Problem::about(ProblemKey::NotNameValue, field));
+                continue;
+            }
         };
         let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
         match name.as_str() {

@@ -1,4 +1,5 @@
-//! Checks JSON output against the documented contract, docs/report.schema.json.
+//! Checks JSON output against the documented contracts: docs/report.schema.json for the
+//! probe, docs/sender.schema.json for `smtpdiag sender`.
 
 #![allow(dead_code)]
 
@@ -6,48 +7,48 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-fn validator() -> &'static jsonschema::Validator {
-    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
-    VALIDATOR.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/report.schema.json");
-        let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap())
-            .expect("docs/report.schema.json is JSON");
-        jsonschema::validator_for(&schema).expect("docs/report.schema.json is a valid schema")
+fn validator(
+    cell: &'static OnceLock<jsonschema::Validator>,
+    file: &str,
+) -> &'static jsonschema::Validator {
+    cell.get_or_init(|| {
+        let path = format!("{}/docs/{file}", env!("CARGO_MANIFEST_DIR"));
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+            .unwrap_or_else(|e| panic!("docs/{file} is not JSON: {e}"));
+        jsonschema::validator_for(&schema)
+            .unwrap_or_else(|e| panic!("docs/{file} is not a valid schema: {e}"))
     })
 }
 
-/// Panics with every violation when `value` does not follow the schema.
-pub fn check_report(value: &Value) {
-    let errors: Vec<String> = validator()
+/// Panics with every violation when `value` does not follow `docs/{file}`.
+fn check(validator: &jsonschema::Validator, file: &str, value: &Value) {
+    let errors: Vec<String> = validator
         .iter_errors(value)
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
     assert!(
         errors.is_empty(),
-        "JSON does not follow docs/report.schema.json:\n{}\n{value}",
+        "JSON does not follow docs/{file}:\n{}\n{value}",
         errors.join("\n")
     );
 }
 
-fn sender_validator() -> &'static jsonschema::Validator {
-    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
-    VALIDATOR.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/sender.schema.json");
-        let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap())
-            .expect("docs/sender.schema.json is JSON");
-        jsonschema::validator_for(&schema).expect("docs/sender.schema.json is a valid schema")
-    })
+/// Panics with every violation when `value` does not follow docs/report.schema.json.
+pub fn check_report(value: &Value) {
+    static REPORT: OnceLock<jsonschema::Validator> = OnceLock::new();
+    check(
+        validator(&REPORT, "report.schema.json"),
+        "report.schema.json",
+        value,
+    );
 }
 
 /// Panics with every violation when `value` does not follow docs/sender.schema.json.
 pub fn check_sender(value: &Value) {
-    let errors: Vec<String> = sender_validator()
-        .iter_errors(value)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "JSON does not follow docs/sender.schema.json:\n{}\n{value}",
-        errors.join("\n")
+    static SENDER: OnceLock<jsonschema::Validator> = OnceLock::new();
+    check(
+        validator(&SENDER, "sender.schema.json"),
+        "sender.schema.json",
+        value,
     );
 }
