@@ -24,39 +24,25 @@ concurrency=${CONCURRENCY:-32}
 state=${SMTPDIAG_LAB_DIR:-/tmp/smtpdiag-lab}
 proxy_dns=127.0.0.154
 
-if [ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/1/ns/net)" ]; then
-  echo "run me under tests/lab/isolated: I change /etc/resolv.conf in a private namespace" >&2
-  exit 2
-fi
-tests/lab/status >/dev/null || { echo "the lab is not running" >&2; exit 1; }
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
+# Also: it changes /etc/resolv.conf, which only a private mount namespace may do.
+require_isolated_lab
 cargo build --release --quiet --bin smtpdiag --example delay-proxy
 bin=$PWD/target/release/smtpdiag
 work=$(mktemp -d)
 
 # --- the delaying proxy: DNS on 127.0.0.154:53, SMTP on 127.0.2.0/24:25 -------------------
-args=(--dns "$proxy_dns:53=127.0.0.153:53" --tcp "127.0.2.100:25=127.0.0.10:25")
-for n in $(seq 1 10); do args+=(--tcp "127.0.2.$n:25=127.0.1.$n:25"); done
-proxy_pid=
-start_proxy() { # RTT_MS; fresh connection counters too
-  [ -n "$proxy_pid" ] && { kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true; }
-  target/release/examples/delay-proxy "$1" "${args[@]}" >"$work/proxy.out" &
-  proxy_pid=$!
-  for _ in $(seq 1 100); do grep -q '^ready' "$work/proxy.out" && break; sleep 0.05; done
-  grep -q '^ready' "$work/proxy.out" || { echo "delay-proxy did not start" >&2; exit 1; }
-}
-cleanup() { [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null; rm -rf "$work"; }
+proxy_args=(--dns "$proxy_dns:53=127.0.0.153:53" --tcp "127.0.2.100:25=127.0.0.10:25")
+for n in $(seq 1 10); do proxy_args+=(--tcp "127.0.2.$n:25=127.0.1.$n:25"); done
+cleanup() { stop_proxy; rm -rf "$work"; }
 trap cleanup EXIT
 # Tools that use the system resolver (swaks's MX lookup, checkdmarc's SMTP connections)
 # ask the delaying one; this namespace only.
 printf 'nameserver %s\noptions timeout:2 attempts:1\n' "$proxy_dns" >"$work/resolv.conf"
 mount --bind "$work/resolv.conf" /etc/resolv.conf
 
-machine() {
-  printf 'machine: %s, %s vCPU, %s, load average %s\n' \
-    "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(nproc)" \
-    "$(. /etc/os-release && echo "$PRETTY_NAME")" "$(cut -d' ' -f1-3 /proc/loadavg)"
-}
-machine
+print_machine
 echo "every DNS query and every TCP round trip through benches/delay costs the round trip below"
 
 # --- 1. the critical path ------------------------------------------------------------------

@@ -11,22 +11,18 @@ cd "$(dirname "$0")/.."
 runs=${RUNS:-10}
 proxy_dns=127.0.0.154
 
-if [ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/1/ns/net)" ]; then
-  echo "run me under tests/lab/isolated: the lab's addresses are private to it" >&2
-  exit 2
-fi
-tests/lab/status >/dev/null || { echo "the lab is not running" >&2; exit 1; }
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
+require_isolated_lab
 command -v hyperfine >/dev/null || { echo "hyperfine is missing (apt-get install hyperfine)" >&2; exit 1; }
 cargo build --release --quiet --bin smtpdiag --example delay-proxy
 bin=$PWD/target/release/smtpdiag
 work=$(mktemp -d)
-proxy_pid=
-cleanup() { [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null; rm -rf "$work"; }
+proxy_args=(--dns "$proxy_dns:53=127.0.0.153:53")
+cleanup() { stop_proxy; rm -rf "$work"; }
 trap cleanup EXIT
 
-printf 'machine: %s, %s vCPU, load average %s\n' \
-  "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(nproc)" \
-  "$(cut -d' ' -f1-3 /proc/loadavg)"
+print_machine
 
 # name | longest chain of dependent lookups | arguments. The chains (docs/lab.md zones):
 #  - sender.test, four addresses, two DKIM selectors, HELO, the seven default lists: SPF
@@ -41,11 +37,7 @@ cases=(
 )
 
 for rtt in ${RTTS:-20 50}; do
-  [ -n "$proxy_pid" ] && { kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true; }
-  target/release/examples/delay-proxy "$rtt" --dns "$proxy_dns:53=127.0.0.153:53" >"$work/proxy.out" &
-  proxy_pid=$!
-  for _ in $(seq 1 100); do grep -q '^ready' "$work/proxy.out" && break; sleep 0.05; done
-  grep -q '^ready' "$work/proxy.out" || { echo "delay-proxy did not start" >&2; exit 1; }
+  start_proxy "$rtt"
   echo
   echo "round trip: $rtt ms (every DNS query)"
   commands=()

@@ -23,11 +23,9 @@ runs=${RUNS:-20}
 state=${SMTPDIAG_LAB_DIR:-/tmp/smtpdiag-lab}
 proxy_dns=127.0.0.154
 
-if [ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/1/ns/net)" ]; then
-  echo "run me under tests/lab/isolated" >&2
-  exit 2
-fi
-tests/lab/status >/dev/null || { echo "the lab is not running" >&2; exit 1; }
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
+require_isolated_lab
 # NO_BUILD=1: measure the binaries already in target/release.
 [ "${NO_BUILD:-0}" = 1 ] || cargo build --release --quiet --bin smtpdiag --example delay-proxy
 bin=$PWD/target/release/smtpdiag
@@ -35,22 +33,12 @@ work=$(mktemp -d)
 
 # DNS to unbound; the DANE listener (its certificate names mx.slow.dane.test); nginx, which
 # serves mta-sts.slow.dane.test by SNI.
-args=(--dns "$proxy_dns:53=127.0.0.153:53" --tcp "127.0.2.21:25=127.0.0.21:25"
+proxy_args=(--dns "$proxy_dns:53=127.0.0.153:53" --tcp "127.0.2.21:25=127.0.0.21:25"
   --tcp "127.0.2.40:443=127.0.0.40:443")
-proxy_pid=
-start_proxy() { # RTT_MS
-  [ -n "$proxy_pid" ] && { kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true; }
-  target/release/examples/delay-proxy "$1" "${args[@]}" >"$work/proxy.out" &
-  proxy_pid=$!
-  for _ in $(seq 1 100); do grep -q '^ready' "$work/proxy.out" && break; sleep 0.05; done
-  grep -q '^ready' "$work/proxy.out" || { echo "delay-proxy did not start" >&2; exit 1; }
-}
-cleanup() { [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null; rm -rf "$work"; }
+cleanup() { stop_proxy; rm -rf "$work"; }
 trap cleanup EXIT
 
-printf 'machine: %s, %s vCPU, %s, load average %s\n' \
-  "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(nproc)" \
-  "$(. /etc/os-release && echo "$PRETTY_NAME")" "$(cut -d' ' -f1-3 /proc/loadavg)"
+print_machine
 
 bound_trips=9
 diag=(slow.dane.test --resolver "$proxy_dns" --ca-file "$state/tls/ca.pem"
