@@ -8,6 +8,7 @@ use std::net::UdpSocket;
 
 use assert_cmd::Command;
 use serde_json::Value;
+use support::findings::{finding, kinds};
 
 /// Runs `smtpdiag ARGS --resolver <lab> --json` and returns the exit code and the report.
 fn probe(args: &[&str]) -> (i32, Value) {
@@ -35,24 +36,6 @@ fn probe(args: &[&str]) -> (i32, Value) {
         .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {stdout}\n{stderr}"));
     support::schema::check_report(&report);
     (output.status.code().unwrap_or(-1), report)
-}
-
-fn kinds(report: &Value) -> Vec<String> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["kind"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn finding<'a>(report: &'a Value, kind: &str) -> &'a Value {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["kind"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} finding in {:?}", kinds(report)))
 }
 
 fn session_steps(report: &Value, index: usize) -> Vec<String> {

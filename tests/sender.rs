@@ -5,6 +5,7 @@ mod support;
 
 use serde_json::Value;
 use support::command::smtpdiag;
+use support::findings::has;
 
 /// Runs `smtpdiag sender ARGS --json` through the lab resolver.
 fn sender(args: &[&str]) -> (Value, i32) {
@@ -23,14 +24,6 @@ fn sender(args: &[&str]) -> (Value, i32) {
 
 fn spf_result(report: &Value) -> &str {
     report["spf"]["evaluations"][0]["result"].as_str().unwrap()
-}
-
-fn has(report: &Value, kind: &str) -> bool {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|f| f["kind"] == kind)
 }
 
 #[test]

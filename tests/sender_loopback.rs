@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use hickory_proto::rr::RecordType;
 use serde_json::Value;
 use support::command::smtpdiag;
+use support::findings::{finding, kinds};
 use support::zone_server::{Rr, Zone, ZoneServer};
 
 const KEY_512: &str = include_str!("fixtures/dkim/rsa-512.b64");
@@ -72,24 +73,6 @@ fn run(zone: Zone, args: &[&str]) -> (Value, i32) {
     });
     support::schema::check_sender(&report);
     (report, output.status.code().unwrap())
-}
-
-fn kinds(report: &Value) -> Vec<String> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["kind"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn finding<'a>(report: &'a Value, kind: &str) -> &'a Value {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["kind"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} finding in {}", report["findings"]))
 }
 
 fn requirement<'a>(report: &'a Value, id: &str) -> &'a str {

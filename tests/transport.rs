@@ -8,6 +8,7 @@ mod support;
 use support::command::smtpdiag;
 
 use serde_json::Value;
+use support::findings::{finding, has};
 
 /// The probe of a lab domain, as JSON, with the lab CA trusted (the policy hosts and the
 /// DANE listener have lab certificates).
@@ -24,26 +25,6 @@ fn probe(domain: &str) -> (Value, i32) {
         .unwrap_or_else(|e| panic!("{domain}: {e}: {}", String::from_utf8_lossy(&output.stdout)));
     support::schema::check_report(&report);
     (report, output.status.code().unwrap())
-}
-
-/// The finding of `kind`, or a panic listing the findings there are.
-fn finding<'a>(report: &'a Value, kind: &str) -> &'a Value {
-    let findings = report["findings"].as_array().unwrap();
-    findings
-        .iter()
-        .find(|f| f["kind"] == kind)
-        .unwrap_or_else(|| {
-            let kinds: Vec<&Value> = findings.iter().map(|f| &f["kind"]).collect();
-            panic!("no {kind} finding in {}: {kinds:?}", report["domain"])
-        })
-}
-
-fn has(report: &Value, kind: &str) -> bool {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|f| f["kind"] == kind)
 }
 
 macro_rules! lab_test {

@@ -4,6 +4,7 @@ pub mod fake_dns;
 pub mod fault_dns;
 pub mod fault_http;
 pub mod fault_server;
+pub mod findings;
 pub mod lab;
 pub mod relay;
 pub mod schema;
