@@ -65,6 +65,25 @@ impl AsyncWrite for Stream {
     }
 }
 
+impl Stream {
+    /// Acknowledges what the server sends at once, for the reply about to be read. A
+    /// TLS 1.3 server writes its session ticket and then, a moment later, its reply to
+    /// the next command; with Nagle's algorithm on (Postfix leaves it on) the reply waits
+    /// until the ticket is acknowledged, and Linux delays that acknowledgement by 40 ms or
+    /// more once the exchange looks interactive. Linux forgets the setting after later
+    /// writes, so it is set again before every read: one system call per reply.
+    fn acknowledge_promptly(&self) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            let tcp = match self {
+                Stream::Plain(s) => s,
+                Stream::Tls(s) => s.get_ref().0,
+            };
+            let _ = tcp.set_quickack(true);
+        }
+    }
+}
+
 /// Why the dialogue stopped early; the session already records it.
 struct Stopped;
 
@@ -190,6 +209,7 @@ impl Dialogue<'_> {
         let Some(stream) = self.stream.as_mut() else {
             return Err(self.stop(SessionOutcome::Closed, stage));
         };
+        stream.acknowledge_promptly();
         let result = self.reader.read_reply(stream, limit).await;
         match result {
             Ok(reply) => {
