@@ -4,7 +4,7 @@
 # The lab: unbound (127.0.0.153:53, validating the lab's DNSSEC-signed zones
 # with their keys as trust anchors), nsd (127.0.0.1:5301), rbldnsd
 # (127.0.0.1:5302), postgrey (127.0.0.1:5303), one Postfix instance with
-# one smtpd listener per scenario on port 25 of 127.0.0.10-21, 127.0.1.1-10
+# one smtpd listener per scenario on port 25 of 127.0.0.10-22, 127.0.1.1-10
 # and [::1], and nginx (127.0.0.40:443, MTA-STS policies). The sending side: a second Postfix instance (the client) and an
 # Exim unpacked from Debian's .deb files, which listen on nothing and relay
 # test messages to the scenario listeners (tests/lab/send-scenarios).
@@ -37,7 +37,7 @@ SMTP_LISTENERS=(
   "127.0.0.10 220" "::1 220" "127.0.0.11 421" "127.0.0.12 554"
   "127.0.0.13 220" "127.0.0.14 220" "127.0.0.15 220" "127.0.0.16 220"
   "127.0.0.17 220" "127.0.0.18 -" "127.0.0.19 220" "127.0.0.20 220"
-  "127.0.0.21 220"
+  "127.0.0.21 220" "127.0.0.22 220"
   "127.0.1.1 220" "127.0.1.2 220" "127.0.1.3 220" "127.0.1.4 220"
   "127.0.1.5 220" "127.0.1.6 220" "127.0.1.7 220" "127.0.1.8 220"
   "127.0.1.9 220" "127.0.1.10 220"
@@ -386,7 +386,7 @@ lab_status() { # [verbose]
     printf '%s\n' "$detail"
   else
     if detail=$(check_postfix report); then
-      echo "postfix   up    ${#SMTP_LISTENERS[@]} smtpd listeners on port 25 (127.0.0.10-21, 127.0.1.1-10, [::1])"
+      echo "postfix   up    ${#SMTP_LISTENERS[@]} smtpd listeners on port 25 (127.0.0.10-22, 127.0.1.1-10, [::1])"
     else
       echo "postfix   DOWN  some smtpd listeners on port 25 do not answer:"; rc=1
       printf '%s\n' "$detail"
@@ -654,7 +654,8 @@ configure() {
       -e "s|@BADTLS_OPTIONS@|-o smtpd_tls_cert_file=$STATE/tls/broken.pem -o smtpd_tls_key_file=$STATE/tls/broken.key|" \
       "$LAB_CONF/postfix/master.cf" >"$etc/master.cf"
   cp "$LAB_CONF/postfix/busy.cidr" "$LAB_CONF/postfix/deny.cidr" \
-     "$LAB_CONF/postfix/mydestination.regexp" "$etc/"
+     "$LAB_CONF/postfix/mydestination.regexp" "$LAB_CONF/postfix/noticket-openssl.cnf" \
+     "$etc/"
   # Postfix waits until a config file is at least a second or two old
   # ("let it settle") before reading it: backdate them to start at once.
   touch -d '1 minute ago' "$etc"/*
