@@ -1,9 +1,10 @@
 //! The [`Dns`] trait over hickory-resolver.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use hickory_resolver::config::{
@@ -26,6 +27,8 @@ pub struct HickoryDns {
     /// queries under 127.in-addr.arpa with "localhost" itself (RFC 6761) without asking, and
     /// a diagnostic tool must report what DNS says, loopback MX included.
     direct: RetryDnsHandle<NameServerPool<TokioRuntimeProvider>>,
+    /// The answers of `direct` to PTR queries, which hickory's cache does not see.
+    ptr_cache: PtrCache,
     options: DnsRequestOptions,
     /// The most a single query may take, all attempts included.
     limit: Duration,
@@ -92,6 +95,7 @@ impl HickoryDns {
         Ok(HickoryDns {
             resolver,
             direct,
+            ptr_cache: PtrCache::default(),
             options: request,
             limit: settings.timeout * attempts + Duration::from_millis(250),
         })
@@ -152,18 +156,21 @@ impl Dns for HickoryDns {
                 }
             };
             let record_type = record_type_of(query_type);
-            let answers = if record_type == RecordType::PTR {
-                self.lookup_direct(name, record_type).await
-            } else {
-                self.resolver
-                    .lookup(name, record_type)
-                    .await
-                    .map(|lookup| lookup.answers().to_vec())
-            };
-            match answers {
-                Ok(answers) => outcome_of_answers(&answers),
-                Err(e) => outcome_of(&e),
+            if record_type == RecordType::PTR {
+                return self
+                    .ptr_cache
+                    .get_or_ask(name.clone(), || async {
+                        let answers = self.lookup_direct(name, record_type).await;
+                        (outcome_of_lookup(&answers), lifetime_of(&answers))
+                    })
+                    .await;
             }
+            let answers = self
+                .resolver
+                .lookup(name, record_type)
+                .await
+                .map(|lookup| lookup.answers().to_vec());
+            outcome_of_lookup(&answers)
         })
         .await
     }
@@ -193,6 +200,83 @@ impl Dns for HickoryDns {
         })
         .await;
         (lookup, authenticated.into_inner())
+    }
+}
+
+/// The PTR answers of a run, shared by every domain of a batch: the exchangers of one mail
+/// provider serve many domains, and PTR queries go around hickory's cache. A name asked
+/// while its first query is still out waits for that answer instead of asking again.
+/// Answers are kept for their TTL, "no such name" and "no data" for the negative TTL the
+/// answer gave, failures not at all; at most `PtrCache::NAMES` names, so that a long
+/// batch's memory stays flat.
+#[derive(Default)]
+struct PtrCache {
+    entries: Mutex<HashMap<Name, Arc<tokio::sync::OnceCell<CachedOutcome>>>>,
+}
+
+struct CachedOutcome {
+    outcome: Outcome,
+    expires: Instant,
+}
+
+impl PtrCache {
+    const NAMES: usize = 4096;
+
+    async fn get_or_ask<F, Fut>(&self, name: Name, ask: F) -> Outcome
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = (Outcome, Duration)>,
+    {
+        let cell = {
+            let mut entries = self
+                .entries
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = Instant::now();
+            let stale = entries
+                .get(&name)
+                .and_then(|cell| cell.get())
+                .is_some_and(|cached| cached.expires <= now);
+            if stale {
+                entries.remove(&name);
+            }
+            if entries.len() >= Self::NAMES && !entries.contains_key(&name) {
+                // Queries still out keep their place; what has expired goes first.
+                entries.retain(|_, cell| cell.get().is_none_or(|cached| cached.expires > now));
+                if entries.len() >= Self::NAMES {
+                    entries.retain(|_, cell| cell.get().is_none());
+                }
+            }
+            Arc::clone(entries.entry(name).or_default())
+        };
+        let cached = cell
+            .get_or_init(|| async {
+                let (outcome, lifetime) = ask().await;
+                CachedOutcome {
+                    outcome,
+                    expires: Instant::now() + lifetime,
+                }
+            })
+            .await;
+        cached.outcome.clone()
+    }
+}
+
+/// How long an answer may be reused: its smallest TTL, or the negative TTL of a "no such
+/// name" or "no data" answer; a failure not at all.
+fn lifetime_of(answers: &Result<Vec<Record>, NetError>) -> Duration {
+    let seconds = match answers {
+        Ok(records) => records.iter().map(|record| record.ttl).min().unwrap_or(0),
+        Err(NetError::Dns(DnsError::NoRecordsFound(none))) => none.negative_ttl.unwrap_or(0),
+        Err(_) => 0,
+    };
+    Duration::from_secs(u64::from(seconds))
+}
+
+fn outcome_of_lookup(answers: &Result<Vec<Record>, NetError>) -> Outcome {
+    match answers {
+        Ok(answers) => outcome_of_answers(answers),
+        Err(e) => outcome_of(e),
     }
 }
 

@@ -205,8 +205,12 @@ fn record(owner: &str, rr: &Rr) -> Option<Record> {
     Some(Record::from_rdata(dns_name(owner)?, 300, rdata))
 }
 
+/// What the server was asked, in order: each query's name (lower case, no final dot)
+/// and type.
+type Asked = Arc<Mutex<Vec<(String, RecordType)>>>;
+
 /// The answer to one query message; `None` to stay silent.
-fn respond(zone: &Zone, request: &[u8], udp: bool) -> Option<Vec<u8>> {
+fn respond(zone: &Zone, request: &[u8], udp: bool, asked: &Asked) -> Option<Vec<u8>> {
     let request = Message::from_vec(request).ok()?;
     let mut response = Message::new(
         request.metadata.id,
@@ -227,6 +231,10 @@ fn respond(zone: &Zone, request: &[u8], udp: bool) -> Option<Vec<u8>> {
         .iter()
         .map(|label| String::from_utf8_lossy(label).into_owned())
         .collect();
+    asked
+        .lock()
+        .unwrap()
+        .push((key(&name.join(".")), query.query_type));
     let (code, answers) = zone.answer(&name.join("."), query.query_type)?;
     response.metadata.response_code = code;
     response.add_answers(answers);
@@ -248,6 +256,7 @@ fn respond(zone: &Zone, request: &[u8], udp: bool) -> Option<Vec<u8>> {
 pub struct ZoneServer {
     pub address: SocketAddr,
     zone: Arc<Mutex<Zone>>,
+    asked: Asked,
 }
 
 impl ZoneServer {
@@ -263,12 +272,14 @@ impl ZoneServer {
             .expect("a free loopback port for UDP and TCP");
         let address = udp.local_addr().unwrap();
         let zone = Arc::new(Mutex::new(zone));
+        let asked = Asked::default();
         let shared = Arc::clone(&zone);
+        let log = Arc::clone(&asked);
         thread::spawn(move || {
             let mut buffer = [0u8; 4096];
             while let Ok((len, peer)) = udp.recv_from(&mut buffer) {
                 let zone = shared.lock().unwrap().clone();
-                let Some(wire) = respond(&zone, &buffer[..len], true) else {
+                let Some(wire) = respond(&zone, &buffer[..len], true, &log) else {
                     continue;
                 };
                 if zone.delay.is_zero() {
@@ -282,13 +293,31 @@ impl ZoneServer {
             }
         });
         let shared = Arc::clone(&zone);
+        let log = Arc::clone(&asked);
         thread::spawn(move || {
             for stream in tcp.incoming().flatten() {
                 let zone = Arc::clone(&shared);
-                thread::spawn(move || serve_tcp(stream, &zone));
+                let log = Arc::clone(&log);
+                thread::spawn(move || serve_tcp(stream, &zone, &log));
             }
         });
-        ZoneServer { address, zone }
+        ZoneServer {
+            address,
+            zone,
+            asked,
+        }
+    }
+
+    /// How many times the server was asked for this type of this name, over UDP and TCP.
+    #[must_use]
+    pub fn times_asked(&self, name: &str, record_type: RecordType) -> usize {
+        let name = key(name);
+        self.asked
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(asked, asked_type)| *asked == name && *asked_type == record_type)
+            .count()
     }
 
     /// Serves another zone from now on.
@@ -303,7 +332,7 @@ impl ZoneServer {
     }
 }
 
-fn serve_tcp(mut stream: TcpStream, zone: &Mutex<Zone>) {
+fn serve_tcp(mut stream: TcpStream, zone: &Mutex<Zone>, asked: &Asked) {
     loop {
         let mut length = [0u8; 2];
         if stream.read_exact(&mut length).is_err() {
@@ -315,7 +344,7 @@ fn serve_tcp(mut stream: TcpStream, zone: &Mutex<Zone>) {
         }
         let zone = zone.lock().unwrap().clone();
         thread::sleep(zone.delay);
-        if let Some(wire) = respond(&zone, &request, false) {
+        if let Some(wire) = respond(&zone, &request, false, asked) {
             let mut framed = (wire.len() as u16).to_be_bytes().to_vec();
             framed.extend(wire);
             if stream.write_all(&framed).is_err() {
