@@ -12,20 +12,21 @@
 //!   protocol (the SMTP greeting) then reaches the client `2 × rtt` after it called
 //!   `connect`, as on a real path; a client-first one (DNS over TCP) gets its answer at
 //!   `2 × rtt` too.
-//!
 //! - **Acknowledgements of what a server sends** arrive as they would from the client over
 //!   the path: half a round trip after the client's own kernel acknowledged the bytes the
 //!   proxy handed it. It matters because a server with Nagle's algorithm on holds a small
 //!   write until its previous one is acknowledged: Postfix writes its TLS 1.3 session ticket
 //!   and then its reply to the next command, and the reply waits for that acknowledgement.
 //!   The proxy keeps its kernel in delayed-ACK mode on the server's side, watches the
-//!   client's socket until the client has acknowledged everything written to it
-//!   (`SIOCOUTQ` reaches zero), waits half a round trip and makes its kernel send the ACK
-//!   then (`TCP_QUICKACK`). A client that acknowledges at once is charged one round trip,
-//!   as on a real path; one that delays its ACK is charged its delay, but never more than
-//!   the proxy kernel's own delayed-ACK timer (40 ms on Linux), which fires regardless. An
+//!   client's socket until the client has acknowledged everything written to it (its send
+//!   queue, asked over netlink, is empty), waits half a round trip and makes its kernel
+//!   send the ACK then (`TCP_QUICKACK`), unless server bytes arrived less than a round
+//!   trip before (an ACK covers everything received, and no client could have seen
+//!   those). A client that acknowledges at once is charged one round trip, as on a real
+//!   path; one that delays its ACK is charged its delay, but never more than the proxy
+//!   kernel's own delayed-ACK timer (40 ms on Linux), which fires regardless. An
 //!   acknowledgement also rides on every chunk the proxy forwards to the server, as it
-//!   would on the client's.
+//!   would on the client's. IPv4 clients only; an IPv6 one is left to the kernel.
 //!
 //! Bandwidth, loss and the proxy's own Nagle's algorithm are not modelled: the proxy sets
 //! `TCP_NODELAY` and writes what it read, as soon as its time comes.
@@ -36,8 +37,7 @@
 #![allow(dead_code)]
 
 use std::io;
-use std::net::SocketAddr;
-use std::net::SocketAddrV4;
+use std::net::{SocketAddr, SocketAddrV4};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
