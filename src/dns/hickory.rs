@@ -241,10 +241,15 @@ impl PtrCache {
                 entries.remove(&name);
             }
             if entries.len() >= Self::NAMES && !entries.contains_key(&name) {
-                // Queries still out keep their place; what has expired goes first.
-                entries.retain(|_, cell| cell.get().is_none_or(|cached| cached.expires > now));
+                // A query still out (its cell held by an asker) keeps its place; what has
+                // expired, or was given up before its answer came, goes first.
+                let asked =
+                    |cell: &Arc<tokio::sync::OnceCell<CachedOutcome>>| Arc::strong_count(cell) > 1;
+                entries.retain(|_, cell| {
+                    asked(cell) || cell.get().is_some_and(|cached| cached.expires > now)
+                });
                 if entries.len() >= Self::NAMES {
-                    entries.retain(|_, cell| cell.get().is_none());
+                    entries.retain(|_, cell| asked(cell));
                 }
             }
             Arc::clone(entries.entry(name).or_default())
@@ -390,4 +395,61 @@ fn is_unreachable(kind: io::ErrorKind) -> bool {
             | io::ErrorKind::HostUnreachable
             | io::ErrorKind::AddrNotAvailable
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn name(text: &str) -> Name {
+        Name::from_ascii(text).unwrap()
+    }
+
+    /// Asks through `cache`, counting the questions that really went out.
+    async fn ask(cache: &PtrCache, asked: &AtomicUsize, text: &str, lifetime: u64) -> Outcome {
+        cache
+            .get_or_ask(name(text), || async {
+                asked.fetch_add(1, Ordering::SeqCst);
+                (Outcome::NxDomain, Duration::from_secs(lifetime))
+            })
+            .await
+    }
+
+    #[tokio::test]
+    async fn an_answer_is_reused_for_its_lifetime_and_a_failure_not_at_all() {
+        let cache = PtrCache::default();
+        let asked = AtomicUsize::new(0);
+        ask(&cache, &asked, "1.2.0.192.in-addr.arpa.", 300).await;
+        ask(&cache, &asked, "1.2.0.192.in-addr.arpa.", 300).await;
+        assert_eq!(asked.load(Ordering::SeqCst), 1);
+        ask(&cache, &asked, "2.2.0.192.in-addr.arpa.", 0).await;
+        ask(&cache, &asked, "2.2.0.192.in-addr.arpa.", 0).await;
+        assert_eq!(asked.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn the_cache_never_holds_more_than_its_names() {
+        let cache = PtrCache::default();
+        let asked = AtomicUsize::new(0);
+        for n in 0..PtrCache::NAMES + 10 {
+            ask(&cache, &asked, &format!("n{n}.example."), 300).await;
+            assert!(cache.entries.lock().unwrap().len() <= PtrCache::NAMES);
+        }
+    }
+
+    #[test]
+    fn names_given_up_before_their_answer_hold_no_place() {
+        use futures_util::FutureExt;
+        let cache = PtrCache::default();
+        for n in 0..PtrCache::NAMES + 10 {
+            // Polled once, then dropped: the asker gave up (a probe's deadline).
+            let abandoned = cache.get_or_ask(name(&format!("n{n}.example.")), || async {
+                std::future::pending::<(Outcome, Duration)>().await
+            });
+            assert!(abandoned.now_or_never().is_none());
+            assert!(cache.entries.lock().unwrap().len() <= PtrCache::NAMES);
+        }
+    }
 }
