@@ -83,6 +83,20 @@ pub enum Rdata {
     Cname { alias: String, target: String },
 }
 
+impl Rdata {
+    /// The preference and exchange of an MX record; `None` for any other record.
+    #[must_use]
+    pub fn into_mx(self) -> Option<(u16, String)> {
+        match self {
+            Rdata::Mx {
+                preference,
+                exchange,
+            } => Some((preference, exchange)),
+            _ => None,
+        }
+    }
+}
+
 /// How a query ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]

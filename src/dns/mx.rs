@@ -144,16 +144,7 @@ pub async fn query(dns: &impl Dns, domain: &DomainName) -> (MxResolution, Vec<Ex
     result.lookups.push(mx);
 
     let mut exchanges: Vec<(u16, String)> = match outcome {
-        Outcome::Answer { records } => records
-            .into_iter()
-            .filter_map(|r| match r {
-                Rdata::Mx {
-                    preference,
-                    exchange,
-                } => Some((preference, exchange)),
-                _ => None,
-            })
-            .collect(),
+        Outcome::Answer { records } => records.into_iter().filter_map(Rdata::into_mx).collect(),
         Outcome::NoData => {
             result.answer = MxAnswer::NoRecords;
             result.implicit_mx = true;

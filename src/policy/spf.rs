@@ -486,13 +486,7 @@ impl SpfLookup for LoggedDns<'_> {
             .ask(name.as_str(), QueryType::Mx)
             .await?
             .into_iter()
-            .filter_map(|r| match r {
-                Rdata::Mx {
-                    preference,
-                    exchange,
-                } => Some((preference, exchange)),
-                _ => None,
-            })
+            .filter_map(Rdata::into_mx)
             .collect();
         exchangers.sort();
         // A null MX (RFC 7505, exchange ".") names no host: nothing to look up.
